@@ -1,0 +1,54 @@
+# Two commands on a fresh machine with python3 and make: `make demo` and `make test`.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+VENV := .venv
+FLOOR_VENV := .venv-floor
+UV := $(VENV)/bin/uv
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+
+.PHONY: install install-floor lint test test-floor demo bench clean lock
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) requirements/lock.txt pyproject.toml
+	$(UV) pip install --quiet --python $(VENV)/bin/python -r requirements/lock.txt
+	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
+	touch $@
+
+$(FLOOR_VENV)/.installed: $(UV) requirements/lock-floor.txt pyproject.toml
+	$(UV) venv --quiet --python $(PYTHON) $(FLOOR_VENV)
+	$(UV) pip install --quiet --python $(FLOOR_VENV)/bin/python -r requirements/lock-floor.txt
+	$(UV) pip install --quiet --python $(FLOOR_VENV)/bin/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+install-floor: $(FLOOR_VENV)/.installed
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint install-floor
+	$(VENV)/bin/pytest
+	$(FLOOR_VENV)/bin/pytest -m "not slow" -p no:cacheprovider
+
+demo: install
+	$(VENV)/bin/python -m airflow_crm_provider.demo
+
+bench: install
+	$(VENV)/bin/python -m benchmarks
+
+# Regenerate the pinned locks (plain name==version lines, no index URLs).
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --group dev --universal --python-version 3.10 --no-annotate --no-header -o requirements/lock.txt
+	$(UV) pip compile pyproject.toml --group dev --universal --python-version 3.10 --no-annotate --no-header -c requirements/floor.txt -o requirements/lock-floor.txt
+
+clean:
+	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

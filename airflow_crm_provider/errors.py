@@ -1,0 +1,151 @@
+"""Zoho CRM error catalogue (code -> default outcome class) and the provider's typed exceptions.
+
+This module is the one source of truth for how a Zoho code is treated. Operators apply user
+overrides on top of :data:`DEFAULT_ERROR_CLASSES`; the hook raises the exceptions below so that
+callers, tenacity predicates and Airflow 3.3 ``retry_policy`` rules can target them by type.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+
+class ErrorClass(str, Enum):
+    """What a Zoho code does to a record or a request."""
+
+    FAIL = "fail"
+    SOFT = "soft"
+    RETRY = "retry"
+    IGNORE = "ignore"
+
+
+#: Default class of each Zoho code. Codes missing here fail closed (``FAIL``).
+DEFAULT_ERROR_CLASSES: dict[str, ErrorClass] = {
+    # fail: retrying a bad field, bad credential or bad request cannot help
+    "INVALID_DATA": ErrorClass.FAIL,
+    "MANDATORY_NOT_FOUND": ErrorClass.FAIL,
+    "INVALID_MODULE": ErrorClass.FAIL,
+    "INVALID_URL_PATTERN": ErrorClass.FAIL,
+    "INVALID_REQUEST_METHOD": ErrorClass.FAIL,
+    "OAUTH_SCOPE_MISMATCH": ErrorClass.FAIL,
+    "NO_PERMISSION": ErrorClass.FAIL,
+    "AUTHORIZATION_FAILED": ErrorClass.FAIL,
+    "AUTHENTICATION_FAILURE": ErrorClass.FAIL,
+    "INVALID_TOKEN": ErrorClass.FAIL,
+    "LIMIT_EXCEEDED": ErrorClass.FAIL,
+    "CANNOT_PERFORM_ACTION": ErrorClass.FAIL,
+    # soft: the record (or view) is not in a state that can be updated now
+    "NOT_APPROVED": ErrorClass.SOFT,
+    "RECORD_IN_BLUEPRINT": ErrorClass.SOFT,
+    "CANNOT_PROCESS": ErrorClass.SOFT,
+    "NO_RECORDS_FOUND": ErrorClass.SOFT,
+    "ALREADY_SCHEDULED": ErrorClass.SOFT,
+    # retry: transient; re-sent with backoff inside the task
+    "RECORD_LOCKED": ErrorClass.RETRY,
+    "TOO_MANY_REQUESTS": ErrorClass.RETRY,
+    "INTERNAL_ERROR": ErrorClass.RETRY,
+}
+
+#: Codes that mean "the access token is not usable": refresh once and replay once.
+TOKEN_REJECTED_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
+
+
+def classify(code: str | None, overrides: dict[str, ErrorClass] | None = None) -> ErrorClass:
+    """
+    Return the class of a Zoho code: a user override, else the default, else ``FAIL``.
+
+    :param code: Zoho's ``code`` (``SUCCESS`` is not classified here).
+    :param overrides: per-code classes chosen by the user.
+    """
+    key = (code or "").upper()
+    if overrides and key in overrides:
+        return overrides[key]
+    return DEFAULT_ERROR_CLASSES.get(key, ErrorClass.FAIL)
+
+
+def parse_error_policy(policy: dict[str, str] | None) -> dict[str, ErrorClass]:
+    """
+    Validate a user's ``error_policy`` mapping (``{"NOT_APPROVED": "fail"}``).
+
+    :param policy: Zoho code -> one of ``fail``, ``soft``, ``retry``, ``ignore``.
+    :raises ValueError: naming every entry that is not a known class.
+    """
+    if not policy:
+        return {}
+    if not isinstance(policy, dict):
+        raise ValueError(f"error_policy must be a mapping of Zoho code to class, got {type(policy).__name__}")
+    allowed = {c.value for c in ErrorClass}
+    bad = {k: v for k, v in policy.items() if str(v).lower() not in allowed}
+    if bad:
+        raise ValueError(f"error_policy has unknown classes {bad!r}; use one of {sorted(allowed)}")
+    return {str(k).upper(): ErrorClass(str(v).lower()) for k, v in policy.items()}
+
+
+class ZohoCRMError(Exception):
+    """
+    Base error: a Zoho reply, or a failure to get one.
+
+    :param message: human-readable text (never contains a secret).
+    :param code: Zoho's ``code`` (or OAuth ``error``), if any.
+    :param details: Zoho's ``details`` object.
+    :param http_status: HTTP status of the reply, if there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.details = details or {}
+        self.http_status = http_status
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """Return ``CODE: message (details) [HTTP n]`` for logs and task failure text."""
+        text = f"{self.code}: {self.message}" if self.code else self.message
+        if self.details:
+            text += f" (details: {self.details})"
+        if self.http_status is not None:
+            text += f" [HTTP {self.http_status}]"
+        return text
+
+
+class ZohoRequestError(ZohoCRMError):
+    """A request-level rejection (bad field, missing ids, bad module...): do not retry."""
+
+
+class ZohoAuthError(ZohoCRMError):
+    """Credentials or token rejected, after one refresh and replay where that applies."""
+
+
+class ZohoTokenThrottledError(ZohoAuthError):
+    """The accounts server refused to mint: at most 10 access tokens per refresh token per 10 min."""
+
+
+class ZohoTransientError(ZohoCRMError):
+    """A failure that may pass: still failing after the hook's own retries. Task retries apply."""
+
+
+class ZohoRateLimitError(ZohoTransientError):
+    """HTTP 429 ``TOO_MANY_REQUESTS`` (credit or concurrency limit).
+
+    :param retry_after: seconds the server asked us to wait, if it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class ZohoServerError(ZohoTransientError):
+    """HTTP 5xx or ``INTERNAL_ERROR``."""
+
+
+class ZohoConnectionError(ZohoTransientError):
+    """Timeout, refused or dropped connection."""

@@ -1,0 +1,1 @@
+"""Test helpers shipped for users: a Zoho CRM emulator and pytest fixtures."""
