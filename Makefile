@@ -20,8 +20,10 @@ $(VENV)/.installed: $(UV) requirements/lock.txt pyproject.toml
 	$(UV) pip install --quiet --python $(VENV)/bin/python --no-deps -e .
 	touch $@
 
-$(FLOOR_VENV)/.installed: $(UV) requirements/lock-floor.txt pyproject.toml
-	$(UV) venv --quiet --python $(PYTHON) $(FLOOR_VENV)
+$(FLOOR_VENV)/bin/python: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(FLOOR_VENV)
+
+$(FLOOR_VENV)/.installed: $(FLOOR_VENV)/bin/python requirements/lock-floor.txt pyproject.toml
 	$(UV) pip install --quiet --python $(FLOOR_VENV)/bin/python -r requirements/lock-floor.txt
 	$(UV) pip install --quiet --python $(FLOOR_VENV)/bin/python --no-deps -e .
 	touch $@
@@ -40,7 +42,7 @@ test: lint install-floor
 	$(FLOOR_VENV)/bin/pytest -m "not slow" -p no:cacheprovider
 
 demo: install
-	$(VENV)/bin/python -m airflow_crm_provider.demo
+	$(VENV)/bin/python scripts/demo.py
 
 bench: install
 	$(VENV)/bin/python -m benchmarks

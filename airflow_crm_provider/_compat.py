@@ -7,7 +7,7 @@ from packaging.version import Version
 
 _BASE = Version(Version(AIRFLOW_VERSION).base_version)
 
-AIRFLOW_V_3_2_PLUS = _BASE >= Version("3.2.0")
-AIRFLOW_V_3_3_PLUS = _BASE >= Version("3.3.0")
+AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= _BASE
+AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _BASE
 
-__all__ = ["AIRFLOW_V_3_2_PLUS", "AIRFLOW_V_3_3_PLUS", "AIRFLOW_VERSION"]
+__all__ = ["AIRFLOW_VERSION", "AIRFLOW_V_3_2_PLUS", "AIRFLOW_V_3_3_PLUS"]

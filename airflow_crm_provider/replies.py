@@ -6,7 +6,8 @@ from typing import Any, TypedDict
 
 
 class ZohoEntry(TypedDict):
-    """One ``data[]`` entry of a mass update reply in ids mode, with the record id lifted out.
+    """
+    One ``data[]`` entry of a mass update reply in ids mode, with the record id lifted out.
 
     ``id`` is the record id as a string (from ``details.id``), or ``None`` when Zoho gave none.
     """

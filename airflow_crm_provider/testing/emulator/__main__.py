@@ -1,0 +1,52 @@
+"""
+Command line of the emulator.
+
+``python -m airflow_crm_provider.testing.emulator --host 127.0.0.1 --port N [--config JSON]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from airflow_crm_provider.testing.emulator.config import EmulatorConfig
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--config is not JSON: {err}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--config must be a JSON object of settings")
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and serve the emulator until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_crm_provider.testing.emulator",
+        description="Run the Zoho CRM emulator (OAuth token endpoint, CRM API, admin API).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
+    parser.add_argument(
+        "--config",
+        type=_json_object,
+        default=None,
+        help="settings as a JSON object, e.g. '{\"latency\": 0.2}'",
+    )
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process ends")
+    args = parser.parse_args(argv)
+    try:
+        EmulatorConfig().updated(args.config)
+    except ValueError as err:
+        parser.error(str(err))
+    from airflow_crm_provider.testing.emulator.server import serve
+
+    serve(args.host, args.port, args.config, parent_pid=args.parent_pid)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The emulator's settings: one dataclass, validated on every change."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+#: Setting name -> kind, used to validate values from JSON (CLI ``--config`` or the admin API).
+_KINDS: dict[str, str] = {
+    "token_ttl": "seconds",
+    "error_shape": "shape",
+    "concurrency_limit": "count",
+    "latency": "seconds",
+    "latency_jitter": "seconds",
+    "rate_429": "probability",
+    "burst_429": "count",
+    "retry_after": "optional_seconds",
+    "rate_5xx": "probability",
+    "burst_5xx": "count",
+    "drop_connections": "count",
+    "job_duration": "seconds",
+    "fail_jobs": "bool",
+    "mint_limit": "count",
+    "mint_window": "seconds",
+    "seed": "optional_int",
+    "log_limit": "count",
+}
+
+ERROR_SHAPES = ("seed", "documented")
+
+
+@dataclass
+class EmulatorConfig:
+    """
+    How the emulator behaves. Every setting is optional; the defaults are Zoho's.
+
+    Burst settings (``burst_429``, ``burst_5xx``, ``drop_connections``) count down as CRM requests
+    consume them, so reading the config shows what is left.
+
+    :param token_ttl: access token lifetime in seconds (Zoho: 3600).
+    :param error_shape: ``"seed"`` answers request-level errors as HTTP 200 with one ``data[]`` entry
+        without a record id (as the recorded responses show); ``"documented"`` answers a bare object
+        with a 4xx status (as the docs say).
+    :param concurrency_limit: CRM requests in flight per access token before 429 TOO_MANY_REQUESTS.
+    :param latency: seconds added to every admitted CRM request.
+    :param latency_jitter: up to this many more seconds, uniformly random.
+    :param rate_429: probability that a CRM request answers 429.
+    :param burst_429: the next N CRM requests answer 429.
+    :param retry_after: seconds sent in a ``Retry-After`` header on 429s (Zoho sends none).
+    :param rate_5xx: probability that a CRM request answers 500 INTERNAL_ERROR.
+    :param burst_5xx: the next N CRM requests answer 500 INTERNAL_ERROR.
+    :param drop_connections: the next N CRM requests get their TCP connection closed, no response.
+    :param job_duration: seconds a cvid/territory job takes from SCHEDULED to COMPLETED.
+    :param fail_jobs: new jobs end FAILED and change no record.
+    :param mint_limit: access tokens one refresh token may mint per ``mint_window``.
+    :param mint_window: seconds of the mint throttle window (Zoho: 10 per 600 s).
+    :param seed: seed of the random generator behind jitter and fault rates (None: unseeded).
+    :param log_limit: requests kept in the request log (oldest dropped first).
+    """
+
+    token_ttl: float = 3600.0
+    error_shape: str = "seed"
+    concurrency_limit: int = 10
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    rate_429: float = 0.0
+    burst_429: int = 0
+    retry_after: float | None = None
+    rate_5xx: float = 0.0
+    burst_5xx: int = 0
+    drop_connections: int = 0
+    job_duration: float = 3.0
+    fail_jobs: bool = False
+    mint_limit: int = 10
+    mint_window: float = 600.0
+    seed: int | None = None
+    log_limit: int = 10_000
+
+    def updated(self, changes: dict[str, Any] | None) -> EmulatorConfig:
+        """
+        Return a copy with ``changes`` applied, after checking every name and value.
+
+        :param changes: setting name -> new value.
+        :raises ValueError: naming each unknown setting or bad value.
+        """
+        changes = dict(changes or {})
+        unknown = sorted(set(changes) - set(_KINDS))
+        if unknown:
+            raise ValueError(f"unknown emulator settings {unknown}; known settings are {sorted(_KINDS)}")
+        problems = [p for name, value in changes.items() if (p := _check(name, value))]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as a JSON-ready mapping."""
+        return dataclasses.asdict(self)
+
+
+def _check(name: str, value: Any) -> str | None:
+    """Return why ``value`` is not valid for setting ``name``, or None when it is."""
+    kind = _KINDS[name]
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind.startswith("optional_") and value is None:
+        return None
+    if kind in ("seconds", "optional_seconds") and not (is_number and value >= 0):
+        return f"{name} must be a number of seconds >= 0, got {value!r}"
+    if kind == "probability" and not (is_number and 0 <= value <= 1):
+        return f"{name} must be a probability between 0 and 1, got {value!r}"
+    if kind in ("count", "optional_int") and not (isinstance(value, int) and not isinstance(value, bool)):
+        return f"{name} must be an integer, got {value!r}"
+    if kind == "count" and value < 0:
+        return f"{name} must be >= 0, got {value!r}"
+    if kind == "bool" and not isinstance(value, bool):
+        return f"{name} must be true or false, got {value!r}"
+    if kind == "shape" and value not in ERROR_SHAPES:
+        return f"{name} must be one of {list(ERROR_SHAPES)}, got {value!r}"
+    return None

@@ -1,0 +1,138 @@
+"""The ``/crm/`` front door: routing, faults, authentication, the concurrency limit, then the handler."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_crm_provider.testing.emulator import faults, mass_update, reads
+from airflow_crm_provider.testing.emulator.inbound import capture, state_of
+from airflow_crm_provider.testing.emulator.responses import AUTH_HEADERS, METHOD_HEADERS, bare_error
+from airflow_crm_provider.testing.emulator.store import zoho_time
+from airflow_crm_provider.testing.emulator.tokens import AccessToken
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from airflow_crm_provider.testing.emulator.state import EmulatorState
+
+_PATH = re.compile(r"^/crm/(?P<version>v\d+(?:\.\d+)?)/(?P<rest>[^/]+(?:/[^/]+)*)/?$")
+_SCHEMES = ("zoho-oauthtoken", "bearer")
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a ``/crm/`` path addresses: ``mass_update``, ``records``, ``record`` or ``users``."""
+
+    kind: str
+    module: str
+    record_id: str = ""
+
+
+def resolve(path: str) -> Route | None:
+    """Return the route of a ``/crm/{version}/...`` path, or None for an unknown URL pattern."""
+    match = _PATH.match(path)
+    if match is None:
+        return None
+    parts = match["rest"].split("/")
+    if parts == ["users"]:
+        return Route("users", "")
+    if len(parts) == 3 and parts[1:] == ["actions", "mass_update"]:
+        return Route("mass_update", parts[0])
+    if len(parts) == 1:
+        return Route("records", parts[0])
+    if len(parts) == 2 and parts[1].isdigit():
+        return Route("record", parts[0], parts[1])
+    return None
+
+
+async def crm_endpoint(request: Request) -> Response | None:
+    """Answer any request under ``/crm/`` (None: the connection was dropped, nothing to send)."""
+    state = state_of(request)
+    entry = await capture(request)
+    route = resolve(entry["path"])
+    _count(state, route, request.method)
+    response = await _answer(request, state, route, entry["body"])
+    entry["status"] = None if response is None else response.status_code
+    return response
+
+
+def _count(state: EmulatorState, route: Route | None, method: str) -> None:
+    counters = state.counters
+    if route is not None and route.kind == "mass_update":
+        if method == "POST":
+            counters.mass_update_posts += 1
+        elif method == "GET":
+            counters.status_gets += 1
+    elif route is not None and route.kind in ("records", "record") and method == "GET":
+        counters.record_gets += 1
+
+
+async def _answer(request: Request, state: EmulatorState, route: Route | None, body: Any) -> Response | None:
+    fault = faults.pick(state)
+    if fault == "drop":
+        if await faults.drop(request):
+            state.counters.dropped_connections += 1
+            return None
+        return bare_error("INTERNAL_ERROR", "cannot drop connections under this server", 500)
+    if fault == "429":
+        return faults.too_many_requests(state, faults.CREDITS_MESSAGE)
+    if fault == "5xx":
+        return faults.internal_error(state)
+    if route is None:
+        return bare_error(
+            "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", 404
+        )
+    method = request.method
+    allowed = ("GET", "POST") if route.kind == "mass_update" else ("GET",)
+    if method not in allowed:
+        if route.kind == "mass_update":
+            message = "The http request method type is not a valid one"
+            return bare_error("INVALID_REQUEST_METHOD", message, 400, headers=METHOD_HEADERS)
+        message = f"the Zoho CRM emulator does not implement {method} {request.url.path}"
+        return bare_error("NOT_SUPPORTED", message, 400)
+    token = _authenticate(request, state)
+    if not isinstance(token, AccessToken):
+        return token
+    if not state.enter(token.token):
+        return faults.too_many_requests(state, faults.CONCURRENCY_MESSAGE)
+    epoch = state.epoch
+    try:
+        await faults.delay(state)
+        if state.epoch != epoch:  # reset while waiting: touch nothing of the new state
+            return bare_error("INTERNAL_ERROR", "the emulator was reset while this request waited", 500)
+        response = _dispatch(request, state, route, body)
+    finally:
+        state.leave(token.token)
+    response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
+    return response
+
+
+def _authenticate(request: Request, state: EmulatorState) -> AccessToken | Response:
+    """Return the request's valid access token, or its 401 answer."""
+    scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() not in _SCHEMES or not token or " " in token:
+        return bare_error("AUTHENTICATION_FAILURE", "Authentication failed", 401, headers=AUTH_HEADERS)
+    found = state.tokens.valid(token, time.time())
+    if found is None:
+        return bare_error("INVALID_TOKEN", "invalid oauth token", 401, headers=AUTH_HEADERS)
+    return found
+
+
+def _dispatch(request: Request, state: EmulatorState, route: Route, body: Any) -> Response:
+    now = time.time()
+    state.advance_jobs(now)
+    query = dict(request.query_params)
+    if route.kind == "users":
+        return reads.users(query)
+    if route.kind == "records":
+        return reads.records(state, route.module, query)
+    if route.kind == "record":
+        return reads.record(state, route.module, route.record_id)
+    if request.method == "GET":
+        return mass_update.status(state, route.module, query, now)
+    return mass_update.post(state, route.module, body, now)

@@ -1,0 +1,89 @@
+"""Fault injection for ``/crm/`` requests: latency, 429s, 500s and dropped connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from airflow_crm_provider.testing.emulator.responses import bare_error
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from airflow_crm_provider.testing.emulator.state import EmulatorState
+
+log = logging.getLogger(__name__)
+
+#: Scope extension under which the emulator's server puts the connection's transport.
+TRANSPORT_KEY = "zoho_emulator.transport"
+
+CREDITS_MESSAGE = "API request limit exceeded for the past 24 hours"
+CONCURRENCY_MESSAGE = "Concurrency limit of the user for the app exceeded"
+
+
+def pick(state: EmulatorState) -> str | None:
+    """
+    Decide whether this CRM request meets a fault, consuming one unit of a burst if so.
+
+    :return: ``"drop"``, ``"429"``, ``"5xx"`` or None.
+    """
+    config = state.config
+    if config.drop_connections:
+        config.drop_connections -= 1
+        return "drop"
+    if config.burst_429:
+        config.burst_429 -= 1
+        return "429"
+    if config.rate_429 and state.rng.random() < config.rate_429:
+        return "429"
+    if config.burst_5xx:
+        config.burst_5xx -= 1
+        return "5xx"
+    if config.rate_5xx and state.rng.random() < config.rate_5xx:
+        return "5xx"
+    return None
+
+
+async def drop(request: Request) -> bool:
+    """
+    Close the request's TCP connection without answering.
+
+    :return: False when the server is not the emulator's own (no transport to close).
+    """
+    transport = request.scope.get("extensions", {}).get(TRANSPORT_KEY)
+    if transport is None:
+        log.warning("Cannot drop the connection: run the emulator with its own server (python -m ...)")
+        return False
+    transport.abort()
+    for _ in range(3):  # let the server see the disconnect before the app returns
+        await asyncio.sleep(0)
+    return True
+
+
+def too_many_requests(state: EmulatorState, message: str) -> Response:
+    """
+    Return 429 TOO_MANY_REQUESTS, with ``Retry-After`` if configured (Zoho sends none).
+
+    ``Retry-After`` carries the configured seconds as given, so tests may use fractions.
+    """
+    state.counters.answered_429 += 1
+    response = bare_error("TOO_MANY_REQUESTS", message, 429)
+    if state.config.retry_after is not None:
+        response.headers["Retry-After"] = f"{state.config.retry_after:g}"
+    return response
+
+
+def internal_error(state: EmulatorState) -> Response:
+    """Return 500 INTERNAL_ERROR."""
+    state.counters.answered_5xx += 1
+    return bare_error("INTERNAL_ERROR", "Internal server error occurred.", 500)
+
+
+async def delay(state: EmulatorState) -> None:
+    """Wait the configured latency plus a random share of the jitter."""
+    config = state.config
+    seconds = config.latency + (state.rng.uniform(0, config.latency_jitter) if config.latency_jitter else 0)
+    if seconds > 0:
+        await asyncio.sleep(seconds)

@@ -1,0 +1,101 @@
+"""Serving the emulator with uvicorn, on a protocol that lets the app drop a connection."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+from airflow_crm_provider.testing.emulator import BANNER
+from airflow_crm_provider.testing.emulator.app import create_app
+from airflow_crm_provider.testing.emulator.faults import TRANSPORT_KEY
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+def _connection_made(self: Any, transport: asyncio.Transport) -> None:
+    """Start the connection as uvicorn does, then hand its transport to the app in the scope."""
+    AutoHTTPProtocol.connection_made(self, transport)
+    app: ASGIApp = self.app
+
+    async def app_with_transport(scope: Scope, receive: Receive, send: Send) -> None:
+        extensions = {**scope.get("extensions", {}), TRANSPORT_KEY: transport}
+        await app({**scope, "extensions": extensions}, receive, send)
+
+    self.app = app_with_transport
+
+
+#: uvicorn's HTTP protocol, with the connection's transport available to the app (to drop it).
+DroppableHTTPProtocol: type[asyncio.Protocol] = type(
+    "DroppableHTTPProtocol", (AutoHTTPProtocol,), {"connection_made": _connection_made}
+)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """
+    Bind and listen on ``host:port`` (port 0: a free port), so the address is known before serving.
+
+    :param host: interface to listen on.
+    :param port: TCP port, or 0 for any free one.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def _exit_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
+    """Ask the server to stop once ``parent_pid`` is no longer our parent (it died; we were re-parented)."""
+    while not server.should_exit:
+        if os.getppid() != parent_pid:
+            server.should_exit = True
+        time.sleep(0.5)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    config: dict[str, Any] | None = None,
+    announce: Callable[[str], None] | None = None,
+    parent_pid: int | None = None,
+) -> None:
+    """
+    Run the emulator until interrupted (SIGINT/SIGTERM).
+
+    :param host: interface to listen on.
+    :param port: TCP port, or 0 for any free one.
+    :param config: emulator settings that differ from the defaults.
+    :param announce: called once with ``"Zoho CRM emulator listening on http://host:port"`` when the
+        socket accepts connections (default: print it to stdout).
+    :param parent_pid: stop when this process (the one that started us) ends, even if killed.
+    """
+    app = create_app(config)
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    url = f"http://[{host}]:{bound_port}" if ":" in host else f"http://{host}:{bound_port}"
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            lifespan="off",
+            http=DroppableHTTPProtocol,
+            timeout_graceful_shutdown=2,
+        )
+    )
+    if parent_pid is not None:
+        threading.Thread(target=_exit_with_parent, args=(server, parent_pid), daemon=True).start()
+    (announce or (lambda line: print(line, flush=True)))(BANNER + url)
+    server.run(sockets=[sock])

@@ -1,0 +1,120 @@
+"""Fault injection (latency, 429s, 500s, dropped connections) and the per-token concurrency limit."""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import pytest
+import requests
+
+from airflow_crm_provider.testing.emulator import SEED_IDS
+
+if TYPE_CHECKING:
+    from airflow_crm_provider.testing.process import RunningEmulator
+    from tests.emulator.conftest import Crm, Mint
+
+
+USERS = "/crm/v8/users"
+BODY = {"data": [{"City": "Porto"}], "ids": [SEED_IDS[0]]}
+
+
+def test_latency_delays_answers(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(latency=1.0)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        crm.call("GET", USERS, timeout=0.2)
+
+
+def test_jitter_adds_a_seeded_random_delay(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(latency_jitter=2.0, seed=7)
+    assert random.Random(7).uniform(0, 2.0) > 0.5  # the delay the emulator draws first
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        crm.call("GET", USERS, timeout=0.2)
+
+
+def test_a_429_burst_then_normal_answers(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(burst_429=2, retry_after=1.5)
+    assert zoho_emulator.client.config()["burst_429"] == 2
+    for _ in range(2):
+        response = crm.mass_update(BODY)
+        assert response.status_code == 429
+        assert response.json()["code"] == "TOO_MANY_REQUESTS"
+        assert response.headers["Retry-After"] == "1.5"
+    assert crm.mass_update(BODY).json()["data"][0]["code"] == "SUCCESS"
+    counters = zoho_emulator.client.counters()
+    assert (counters["answered_429"], counters["records_changed"], counters["mass_update_posts"]) == (2, 1, 3)
+
+
+def test_a_429_rate_without_retry_after_as_zoho(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(rate_429=1.0)
+    response = crm.call("GET", USERS)
+    assert response.status_code == 429
+    assert "Retry-After" not in response.headers
+
+
+def test_5xx_burst_and_rate(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(burst_5xx=1)
+    response = crm.mass_update(BODY)
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "INTERNAL_ERROR",
+        "details": {},
+        "message": "Internal server error occurred.",
+        "status": "error",
+    }
+    assert crm.call("GET", USERS).status_code == 200
+    zoho_emulator.client.configure(rate_5xx=1.0)
+    assert crm.call("GET", USERS).status_code == 500
+    assert zoho_emulator.client.records("Leads")[SEED_IDS[0]]["City"] != "Porto"
+
+
+def test_a_dropped_connection_is_a_connection_error(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(drop_connections=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        crm.mass_update(BODY)
+    assert crm.mass_update(BODY).json()["data"][0]["code"] == "SUCCESS"
+    assert zoho_emulator.client.counters()["dropped_connections"] == 1
+    assert [e["status"] for e in zoho_emulator.client.log() if e["path"].startswith("/crm/")] == [None, 200]
+
+
+def test_faults_spare_the_token_endpoint_and_the_admin_api(
+    zoho_emulator: RunningEmulator, mint: Mint
+) -> None:
+    zoho_emulator.client.configure(burst_429=1, burst_5xx=1, drop_connections=1)
+    assert "access_token" in mint().json()
+    assert zoho_emulator.client.config()["drop_connections"] == 1
+
+
+def test_concurrency_limit_per_token(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    zoho_emulator.client.configure(latency=1.0, concurrency_limit=2)
+
+    def call(_: int) -> int:
+        return requests.get(
+            crm.url + USERS, headers={"Authorization": f"Zoho-oauthtoken {crm.token}"}, timeout=30
+        ).status_code
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = list(pool.map(call, range(6)))
+    assert set(statuses) == {200, 429}
+    counters = zoho_emulator.client.counters()
+    assert (counters["max_in_flight"], counters["answered_429"]) == (2, statuses.count(429))
+
+
+def test_a_request_waiting_out_latency_across_a_reset_changes_nothing(
+    crm: Crm, zoho_emulator: RunningEmulator
+) -> None:
+    client = zoho_emulator.client
+    client.configure(latency=0.5)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(crm.mass_update, BODY)
+        for _ in range(500):  # wait until the emulator holds the update (after the token request)
+            if client.log()[1:]:
+                break
+            time.sleep(0.01)
+        client.reset()
+        response = pending.result()
+    assert (response.status_code, response.json()["code"]) == (500, "INTERNAL_ERROR")
+    assert client.records()[SEED_IDS[0]]["City"] != "Porto"
+    assert client.counters()["records_changed"] == 0
