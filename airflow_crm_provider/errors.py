@@ -1,4 +1,5 @@
-"""Zoho CRM error catalogue (code -> default outcome class) and the provider's typed exceptions.
+"""
+Zoho CRM error catalogue (code -> default outcome class) and the provider's typed exceptions.
 
 This module is the one source of truth for how a Zoho code is treated. Operators apply user
 overrides on top of :data:`DEFAULT_ERROR_CLASSES`; the hook raises the exceptions below so that
@@ -133,7 +134,8 @@ class ZohoTransientError(ZohoCRMError):
 
 
 class ZohoRateLimitError(ZohoTransientError):
-    """HTTP 429 ``TOO_MANY_REQUESTS`` (credit or concurrency limit).
+    """
+    HTTP 429 ``TOO_MANY_REQUESTS`` (credit or concurrency limit).
 
     :param retry_after: seconds the server asked us to wait, if it said.
     """
@@ -148,4 +150,13 @@ class ZohoServerError(ZohoTransientError):
 
 
 class ZohoConnectionError(ZohoTransientError):
-    """Timeout, refused or dropped connection."""
+    """
+    Timeout, refused or dropped connection.
+
+    :param maybe_delivered: the request may have reached Zoho (read timeout, dropped connection), as
+        opposed to a connection that was never made.
+    """
+
+    def __init__(self, message: str, *, maybe_delivered: bool = True, **kwargs: Any) -> None:
+        self.maybe_delivered = maybe_delivered
+        super().__init__(message, **kwargs)

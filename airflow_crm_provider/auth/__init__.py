@@ -1,0 +1,30 @@
+"""Zoho OAuth: access tokens, the refresh-token grant and the token caches shared across processes."""
+
+from __future__ import annotations
+
+from airflow_crm_provider.auth.cache import (
+    FileTokenCache,
+    MemoryTokenCache,
+    RedisTokenCache,
+    TokenCache,
+    default_cache_dir,
+    open_token_cache,
+)
+from airflow_crm_provider.auth.source import RefreshTokenSource, StaticTokenSource, TokenSource, token_source
+from airflow_crm_provider.auth.token import AccessToken, lifetime_seconds, parse_token_reply
+
+__all__ = [
+    "AccessToken",
+    "FileTokenCache",
+    "MemoryTokenCache",
+    "RedisTokenCache",
+    "RefreshTokenSource",
+    "StaticTokenSource",
+    "TokenCache",
+    "TokenSource",
+    "default_cache_dir",
+    "lifetime_seconds",
+    "open_token_cache",
+    "parse_token_reply",
+    "token_source",
+]

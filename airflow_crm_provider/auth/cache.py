@@ -1,0 +1,226 @@
+"""
+Token caches shared by hook instances: file (per host, default), process memory or Redis.
+
+A lock-protected file serves one host; Redis serves many. Each holds only the access token, its
+expiry and API domain, under a key that hashes the connection's identity, and offers a lock so
+that exactly one caller mints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
+
+from airflow_crm_provider.auth.token import AccessToken
+from airflow_crm_provider.connection import FILE_CACHE, MEMORY_CACHE
+from airflow_crm_provider.errors import ZohoConnectionError, ZohoCRMError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_crm_provider.connection import ZohoConnectionSettings
+
+
+class TokenCache(Protocol):
+    """Where a connection's access token is shared, with a lock for single-flight minting."""
+
+    def load(self) -> AccessToken | None:
+        """Return the cached token, if any."""
+
+    def store(self, token: AccessToken) -> None:
+        """Replace the cached token."""
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the mint lock of this connection (exclusive across everyone sharing the cache)."""
+
+
+def default_cache_dir() -> Path:
+    """Return ``<tmp>/airflow-crm-provider-<uid>`` (shared by all processes of this user on this host)."""
+    return Path(tempfile.gettempdir()) / f"airflow-crm-provider-{os.getuid()}"
+
+
+class FileTokenCache:
+    """
+    One JSON file per connection identity (mode 0600, written atomically) and an ``fcntl`` lock file.
+
+    :param key: hash of the connection identity.
+    :param directory: cache directory (default :func:`default_cache_dir`, created with mode 0700).
+    :param lock_timeout: seconds to wait for another process's mint before giving up.
+    """
+
+    def __init__(self, key: str, directory: str | None = None, lock_timeout: float = 900.0) -> None:
+        self._dir = Path(directory) if directory else default_cache_dir()
+        self._path = self._dir / f"{key}.json"
+        self._lock_path = self._dir / f"{key}.lock"
+        self._lock_timeout = lock_timeout
+        self._own_dir = directory is None
+
+    def _ensure_dir(self) -> None:
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._own_dir:
+            info = os.lstat(self._dir)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+                raise ZohoCRMError(
+                    f"token cache directory {self._dir} is not a private directory of this user: "
+                    "remove it or set token_cache_dir"
+                )
+
+    def load(self) -> AccessToken | None:
+        """Return the cached token, if the file exists and is readable."""
+        try:
+            fd = os.open(self._path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None
+        with os.fdopen(fd, "r", encoding="utf-8") as handle:
+            return AccessToken.from_json(handle.read())
+
+    def store(self, token: AccessToken) -> None:
+        """Write the token to a private temporary file and move it into place."""
+        self._ensure_dir()
+        tmp = self._dir / f".{self._path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(token.to_json())
+            os.replace(tmp, self._path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive ``flock`` on the connection's lock file."""
+        self._ensure_dir()
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            deadline = time.monotonic() + self._lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise ZohoCRMError(
+                            f"timed out after {self._lock_timeout:.0f}s waiting for another process "
+                            f"to mint a Zoho access token (lock {self._lock_path})"
+                        ) from None
+                    time.sleep(0.02)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+_MEMORY: dict[str, AccessToken] = {}
+_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_GUARD = threading.Lock()
+
+
+class MemoryTokenCache:
+    """
+    Process-wide cache (no sharing between processes).
+
+    :param key: hash of the connection identity.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        with _MEMORY_GUARD:
+            self._lock = _MEMORY_LOCKS.setdefault(key, threading.Lock())
+
+    def load(self) -> AccessToken | None:
+        """Return the cached token."""
+        return _MEMORY.get(self._key)
+
+    def store(self, token: AccessToken) -> None:
+        """Replace the cached token."""
+        _MEMORY[self._key] = token
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the process-wide lock of this connection."""
+        with self._lock:
+            yield
+
+
+class RedisTokenCache:
+    """
+    Cache in Redis (across hosts) with a Redis lock for single-flight minting.
+
+    :param url: ``redis://`` or ``rediss://`` URL (its password is a secret).
+    :param key: hash of the connection identity.
+    :param lock_timeout: seconds a lock may be held, and waited for.
+    """
+
+    def __init__(self, url: str, key: str, lock_timeout: float = 900.0) -> None:
+        import redis
+
+        self._errors = (redis.RedisError, OSError)
+        parts = urlsplit(url)
+        self._where = f"redis at {parts.hostname}:{parts.port or 6379}"
+        self._client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        self._key = f"airflow-crm-provider:token:{key}"
+        self._lock_timeout = lock_timeout
+
+    @contextlib.contextmanager
+    def _errors_as_zoho(self) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as exc:
+            raise ZohoConnectionError(f"token cache {self._where} failed: {type(exc).__name__}") from None
+
+    def load(self) -> AccessToken | None:
+        """Return the cached token."""
+        with self._errors_as_zoho():
+            return AccessToken.from_json(self._client.get(self._key))
+
+    def store(self, token: AccessToken) -> None:
+        """Replace the cached token; Redis drops it when it expires."""
+        ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
+        with self._errors_as_zoho():
+            self._client.set(self._key, token.to_json(), px=ttl_ms)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the Redis lock of this connection."""
+        with self._errors_as_zoho():
+            lock = self._client.lock(
+                f"{self._key}:lock", timeout=self._lock_timeout, blocking_timeout=self._lock_timeout
+            )
+            acquired = lock.acquire()
+        if not acquired:
+            raise ZohoCRMError(
+                f"timed out after {self._lock_timeout:.0f}s waiting for the token lock in {self._where}"
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(*self._errors):
+                lock.release()
+
+
+def open_token_cache(settings: ZohoConnectionSettings, lock_timeout: float) -> TokenCache:
+    """
+    Return the cache the connection asks for (``token_cache``: file, memory or a Redis URL).
+
+    :param settings: the connection.
+    :param lock_timeout: seconds to wait for another caller's mint.
+    """
+    key = settings.cache_key()
+    if settings.token_cache == MEMORY_CACHE:
+        return MemoryTokenCache(key)
+    if settings.token_cache == FILE_CACHE:
+        return FileTokenCache(key, settings.token_cache_dir, lock_timeout)
+    return RedisTokenCache(settings.token_cache, key, lock_timeout)

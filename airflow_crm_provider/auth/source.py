@@ -1,0 +1,164 @@
+"""Token sources: the refresh-token grant (cached, single flight, throttle-aware) and a static token."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from airflow_crm_provider.auth.cache import open_token_cache
+from airflow_crm_provider.auth.token import AccessToken, parse_token_reply, static_token
+from airflow_crm_provider.errors import ZohoAuthError, ZohoTokenThrottledError
+from airflow_crm_provider.hooks._transport import RetryPolicy, Send, retrying, run_sync
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import requests
+
+    from airflow_crm_provider.auth.cache import TokenCache
+    from airflow_crm_provider.connection import ZohoConnectionSettings
+
+log = logging.getLogger(__name__)
+
+
+def _mask(secret: str) -> None:
+    from airflow.sdk.log import mask_secret
+
+    mask_secret(secret)
+
+
+class TokenSource(Protocol):
+    """Gives a usable access token."""
+
+    def get(self, rejected: str | None = None) -> AccessToken:
+        """
+        Return a usable token.
+
+        :param rejected: a token value Zoho just refused; a different one is returned or minted.
+        """
+
+
+class StaticTokenSource:
+    """The connection's fixed ``access_token``: never calls the accounts server."""
+
+    def __init__(self, settings: ZohoConnectionSettings) -> None:
+        self._token = static_token(settings)
+
+    def get(self, rejected: str | None = None) -> AccessToken:
+        """Return the static token; it cannot be replaced when Zoho rejects it."""
+        if rejected is not None:
+            raise ZohoAuthError("the static access_token was rejected and cannot be refreshed")
+        return self._token
+
+
+class RefreshTokenSource:
+    """
+    Mint access tokens with the refresh-token grant, sharing them through a :class:`TokenCache`.
+
+    Single flight: a caller that needs a token takes the cache's lock, re-reads the cache, and mints
+    only if it still holds nothing usable. "Access Denied" (the 10-per-10-minutes mint throttle) is
+    waited out with backoff for at most ``max_token_wait`` seconds.
+
+    :param settings: the connection.
+    :param session: the hook's ``requests`` session.
+    :param policy: retries of transient accounts-server failures.
+    :param max_token_wait: seconds to wait out the mint throttle before failing.
+    :param cache: override the cache chosen by ``settings.token_cache``.
+    :param sleep: how to wait (tests may pass a fake).
+    """
+
+    def __init__(
+        self,
+        settings: ZohoConnectionSettings,
+        session: requests.Session,
+        policy: RetryPolicy,
+        max_token_wait: float = 600.0,
+        cache: TokenCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._session = session
+        self._policy = policy
+        self._max_token_wait = max_token_wait
+        self._cache = cache or open_token_cache(settings, lock_timeout=max_token_wait + 300)
+        self._sleep = sleep
+        self._current: AccessToken | None = None
+        self._lock = threading.Lock()
+
+    def get(self, rejected: str | None = None) -> AccessToken:
+        """Return this process's token, else the cached one, else mint one (exactly one caller mints)."""
+        with self._lock:
+            token = self._current
+            if token is None or not token.usable(rejected):
+                token = self._cache.load()
+                if token is None or not token.usable(rejected):
+                    with self._cache.lock():
+                        token = self._cache.load()
+                        if token is None or not token.usable(rejected):
+                            token = self._mint()
+                            self._cache.store(token)
+                _mask(token.value)
+                self._current = token
+            return token
+
+    def _mint(self) -> AccessToken:
+        start = time.monotonic()
+        waits = 0
+        while True:
+            try:
+                token = self._mint_once()
+                log.info("Minted a Zoho access token for connection %s", self._settings.conn_id)
+                return token
+            except ZohoTokenThrottledError as exc:
+                waited = time.monotonic() - start
+                remaining = self._max_token_wait - waited
+                if remaining <= 0:
+                    raise ZohoTokenThrottledError(
+                        f"{exc.message}; waited {waited:.0f}s (max_token_wait) for the 10-minute window. "
+                        "Tokens are cached and shared (token_cache), so this means other clients use the "
+                        "same refresh token, or many hosts without a shared cache: retry later",
+                        code=exc.code,
+                        http_status=exc.http_status,
+                    ) from None
+                delay = min(max(self._policy.backoff_base * 10 * 2**waits, 0.05), 120.0, remaining)
+                waits += 1
+                log.warning("Zoho mint throttle hit; waiting %.1fs before asking again", delay)
+                self._sleep(delay)
+
+    def _mint_once(self) -> AccessToken:
+        s = self._settings
+        send = Send(
+            "POST",
+            f"{s.accounts_url}/oauth/v2/token",
+            data={
+                "grant_type": "refresh_token",
+                "client_id": s.client_id or "",
+                "client_secret": s.client_secret or "",
+                "refresh_token": s.refresh_token or "",
+            },
+        )
+        plan = retrying(self._policy, send, lambda reply: parse_token_reply(reply, s))
+        return run_sync(plan, self._session, s.timeout, sleep=self._sleep)
+
+
+def token_source(
+    settings: ZohoConnectionSettings,
+    session: requests.Session,
+    policy: RetryPolicy,
+    max_token_wait: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> TokenSource:
+    """
+    Return the token source the connection asks for (static ``access_token`` or refresh-token grant).
+
+    :param settings: the connection.
+    :param session: the hook's session.
+    :param policy: retries of transient accounts-server failures.
+    :param max_token_wait: seconds to wait out the mint throttle.
+    :param sleep: how to wait.
+    """
+    if settings.static_token:
+        return StaticTokenSource(settings)
+    return RefreshTokenSource(settings, session, policy, max_token_wait, sleep=sleep)

@@ -1,0 +1,255 @@
+"""
+Zoho CRM's request/reply protocol, shared by the sync and async paths.
+
+URLs, headers, reply parsing and the refresh-once-and-replay rule live here. Decisions come from
+Zoho's ``code`` and the reply's shape (bare error object, or ``data[]`` entries), never from the
+HTTP status alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_crm_provider.errors import (
+    TOKEN_REJECTED_CODES,
+    ZohoAuthError,
+    ZohoCRMError,
+    ZohoRateLimitError,
+    ZohoRequestError,
+    ZohoServerError,
+)
+from airflow_crm_provider.hooks._transport import FetchToken, Send, retrying
+from airflow_crm_provider.replies import JobStatus, ZohoEntry
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from airflow_crm_provider.auth import AccessToken
+    from airflow_crm_provider.connection import ZohoConnectionSettings
+    from airflow_crm_provider.hooks._transport import Plan, Reply, RetryPolicy
+
+T = TypeVar("T")
+
+#: Codes that are credential problems (not retried, not replayed unless in TOKEN_REJECTED_CODES).
+AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH", "INVALID_OAUTHTOKEN"}
+
+
+class TokenRejected(ZohoAuthError):
+    """Zoho refused the access token (``INVALID_TOKEN``/``AUTHENTICATION_FAILURE`` or a bare 401)."""
+
+
+def error_for(
+    code: str | None,
+    message: str,
+    details: dict[str, Any] | None,
+    http_status: int | None,
+    retry_after: float | None = None,
+) -> ZohoCRMError:
+    """
+    Return the typed error for a Zoho error code (or HTTP status when there is no code).
+
+    :param code: Zoho's ``code``.
+    :param message: Zoho's ``message``.
+    :param details: Zoho's ``details``.
+    :param http_status: the reply's status.
+    :param retry_after: ``Retry-After`` seconds, for rate limits.
+    """
+    kwargs: dict[str, Any] = {"code": code, "details": details, "http_status": http_status}
+    status = http_status or 0
+    if code == "TOO_MANY_REQUESTS" or (code is None and status == 429):
+        return ZohoRateLimitError(message or "too many requests", retry_after=retry_after, **kwargs)
+    if code == "INTERNAL_ERROR" or status >= 500:
+        return ZohoServerError(message or "Zoho server error", **kwargs)
+    if code in TOKEN_REJECTED_CODES or (code is None and status == 401):
+        return TokenRejected(message or "access token rejected", **kwargs)
+    if code in AUTH_CODES:
+        return ZohoAuthError(message, **kwargs)
+    return ZohoRequestError(message or f"unexpected reply (HTTP {status})", **kwargs)
+
+
+def _details(obj: Mapping[str, Any]) -> dict[str, Any]:
+    details = obj.get("details")
+    return details if isinstance(details, dict) else {}
+
+
+def _error_fields(obj: Mapping[str, Any]) -> tuple[str | None, str, dict[str, Any]]:
+    code = obj.get("code")
+    if not isinstance(code, str):
+        code = obj.get("error") if isinstance(obj.get("error"), str) else None
+    message = obj.get("message") or obj.get("error_info") or ""
+    return code, str(message), _details(obj)
+
+
+def check_reply(reply: Reply) -> Any:
+    """
+    Return a reply's JSON body (``None`` for 204), or raise the typed error it carries.
+
+    A bare ``{code, message, details, status: "error"}`` object is an error whatever the status.
+
+    :param reply: the HTTP reply.
+    """
+    body = reply.json()
+    bare = isinstance(body, dict) and "data" not in body and ("code" in body or "error" in body)
+    if bare and (body.get("status") != "success" or reply.status >= 300):
+        code, message, details = _error_fields(body)
+        raise error_for(code, message, details, reply.status, reply.retry_after())
+    if reply.status >= 300:
+        raise error_for(
+            None, f"unexpected HTTP {reply.status} reply", None, reply.status, reply.retry_after()
+        )
+    if reply.status == 204:
+        return None
+    if body is None:
+        raise ZohoRequestError("Zoho sent a reply that is not JSON", http_status=reply.status)
+    return body
+
+
+def entries(body: Any, status: int) -> list[dict[str, Any]]:
+    """
+    Return the ``data[]`` entries of a reply body.
+
+    :param body: the reply body.
+    :param status: its HTTP status (for the error).
+    """
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list) or not data or not all(isinstance(e, dict) for e in data):
+        raise ZohoRequestError("Zoho reply has no data[] entries", http_status=status)
+    return data
+
+
+def entry_error(entry: Mapping[str, Any], status: int) -> ZohoCRMError:
+    """Return the error of a ``data[]`` entry that stands for the whole request."""
+    code, message, details = _error_fields(entry)
+    return error_for(code, message, details, status)
+
+
+def parse_mass_update(body: Any, status: int) -> list[ZohoEntry]:
+    """
+    Return one :class:`ZohoEntry` per ``data[]`` entry, in Zoho's order (ids as strings).
+
+    :raises ZohoCRMError: for an entry without a record id: a request-level error.
+    """
+    result: list[ZohoEntry] = []
+    for entry in entries(body, status):
+        details = _details(entry)
+        record_id = details.get("id")
+        if record_id is None or record_id == "":
+            raise entry_error(entry, status)
+        result.append(
+            ZohoEntry(
+                id=str(record_id),
+                status=str(entry.get("status") or ""),
+                code=str(entry.get("code") or ""),
+                message=str(entry.get("message") or ""),
+                details=details,
+            )
+        )
+    return result
+
+
+def parse_job_id(body: Any, status: int) -> str:
+    """Return the job id of a scheduled mass update, or raise the entry's error."""
+    entry = entries(body, status)[0]
+    details = _details(entry)
+    if entry.get("code") != "SUCCESS" or not details.get("job_id"):
+        raise entry_error(entry, status)
+    return str(details["job_id"])
+
+
+def parse_job_status(job_id: str, body: Any, status: int) -> JobStatus:
+    """Return a mass update job's status and counts, or raise the entry's error."""
+    entry = entries(body, status)[0]
+    if "Status" not in entry:
+        raise entry_error(entry, status)
+
+    def count(key: str) -> int:
+        return int(entry.get(key) or 0)
+
+    return JobStatus(
+        job_id=str(job_id),
+        status=str(entry["Status"]).upper(),
+        total_count=count("Total_Count"),
+        updated_count=count("Updated_Count"),
+        failed_count=count("Failed_Count"),
+        not_updated_count=count("Not_Updated_Count"),
+    )
+
+
+def parse_records(body: Any, status: int) -> dict[str, dict[str, Any]]:
+    """Return ``id -> record`` of a Get Records reply (empty for 204 / no data)."""
+    if body is None or (isinstance(body, dict) and not body.get("data")):
+        return {}
+    return {str(r["id"]): r for r in entries(body, status) if r.get("id") is not None}
+
+
+def parse_current_user(body: Any, status: int) -> str:
+    """Return ``name <email>`` of the ``users?type=CurrentUser`` reply."""
+    users = body.get("users") if isinstance(body, dict) else None
+    if not isinstance(users, list) or not users or not isinstance(users[0], dict):
+        raise ZohoRequestError("Zoho reply has no users[] entry", http_status=status)
+    user = users[0]
+    name = user.get("full_name") or user.get("name") or user.get("id") or "?"
+    return f"{name} <{user['email']}>" if user.get("email") else str(name)
+
+
+def request_headers(settings: ZohoConnectionSettings, token: AccessToken) -> dict[str, str]:
+    """Return the headers of an API call: the only place a token goes is ``Authorization``."""
+    return {"Authorization": f"{settings.auth_scheme} {token.value}"}
+
+
+def api_call(
+    settings: ZohoConnectionSettings,
+    policy: RetryPolicy,
+    method: str,
+    path: str,
+    parse: Callable[[Any, int], T],
+    *,
+    params: Mapping[str, str] | None = None,
+    json: Any = None,
+    resendable: bool = True,
+) -> Plan[T]:
+    """
+    Plan one CRM API call: token, retries of transient failures, one refresh-and-replay.
+
+    :param settings: the connection.
+    :param policy: the backoff policy.
+    :param method: HTTP method.
+    :param path: path under ``/crm/<version>/``.
+    :param parse: ``(body, status) -> result``; raises for request-level errors.
+    :param params: query parameters.
+    :param json: JSON body.
+    :param resendable: whether a request that may have reached Zoho can be sent again.
+    """
+    rejected: str | None = None
+    while True:
+        token = yield FetchToken(rejected)
+        url = f"{settings.api_base(token.api_domain)}/crm/{settings.api_version}/{path}"
+        send = Send(
+            method,
+            url,
+            params=params,
+            json=json,
+            headers=request_headers(settings, token),
+            resendable=resendable,
+        )
+        try:
+            return (yield from retrying(policy, send, lambda reply: parse(check_reply(reply), reply.status)))
+        except TokenRejected as exc:
+            if settings.static_token:
+                raise ZohoAuthError(
+                    f"Zoho rejected the static access_token of connection {settings.conn_id!r} "
+                    f"({exc.code}: {exc.message}); it is never refreshed: replace it, or configure "
+                    "client id, secret and refresh_token instead",
+                    code=exc.code,
+                    details=exc.details,
+                    http_status=exc.http_status,
+                ) from None
+            if rejected is not None:
+                raise ZohoAuthError(
+                    f"Zoho rejected a freshly minted access token too ({exc.code}: {exc.message}): "
+                    "check the refresh token's scopes and org, and auth_scheme",
+                    code=exc.code,
+                    details=exc.details,
+                    http_status=exc.http_status,
+                ) from None
+            rejected = token.value

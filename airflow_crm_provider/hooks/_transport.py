@@ -1,0 +1,312 @@
+"""
+HTTP plumbing shared by the sync and async paths: retry policy, request plans and their drivers.
+
+A *plan* is a generator that yields :class:`Send`, :class:`Sleep` and :class:`FetchToken` steps
+and receives their results; it holds every decision (what to send, when to retry, how long to
+wait). :func:`run_sync` (``requests``) and :func:`run_async` (``aiohttp``) only perform the I/O,
+so both paths retry, back off and replay in exactly the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import requests
+
+from airflow_crm_provider import __version__
+from airflow_crm_provider.errors import (
+    ZohoConnectionError,
+    ZohoRateLimitError,
+    ZohoTransientError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Generator, Mapping
+
+    from airflow_crm_provider.auth import AccessToken, TokenSource
+
+T = TypeVar("T")
+
+USER_AGENT = f"airflow-crm-provider/{__version__}"
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send one HTTP request (headers may hold the ``Authorization`` header: never log them)."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: ``False`` for a request that must not be re-sent once it may have reached Zoho (a job POST).
+    resendable: bool = True
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait before the next attempt."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class FetchToken:
+    """Ask for a usable access token; ``rejected`` is the value Zoho just refused, if any."""
+
+    rejected: str | None = field(default=None, repr=False)
+
+
+if TYPE_CHECKING:
+    Step = Send | Sleep | FetchToken
+    Plan = Generator[Step, Any, T]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP reply: status, lower-cased headers and body text."""
+
+    status: int
+    headers: Mapping[str, str]
+    text: str = field(repr=False)  # a token reply carries a token
+
+    def json(self) -> Any:
+        """Return the decoded JSON body, or ``None`` if the body is empty or not JSON."""
+        try:
+            return json.loads(self.text) if self.text.strip() else None
+        except ValueError:
+            return None
+
+    def retry_after(self) -> float | None:
+        """Return the ``Retry-After`` header in seconds (number or HTTP date), if present."""
+        value = (self.headers.get("retry-after") or "").strip()
+        if not value:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """
+    Exponential backoff with jitter, honouring ``Retry-After``, bounded in attempts and total time.
+
+    :param max_attempts: attempts per request, the first included.
+    :param max_wait: seconds a request may take in total, waits included.
+    :param backoff_base: first backoff in seconds; doubles per attempt (each delay is jittered).
+    """
+
+    max_attempts: int = 5
+    max_wait: float = 60.0
+    backoff_base: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.max_wait < 0 or self.backoff_base < 0:
+            raise ValueError("max_attempts must be >= 1 and max_retry_wait/backoff_base >= 0")
+
+    def next_delay(self, attempts: int, elapsed: float, retry_after: float | None = None) -> float | None:
+        """
+        Return how long to wait before the next attempt, or ``None`` to give up.
+
+        :param attempts: attempts made so far.
+        :param elapsed: seconds since the first attempt started.
+        :param retry_after: the server's ``Retry-After``, if any (never waited less than that).
+        """
+        if attempts >= self.max_attempts:
+            return None
+        backoff = self.backoff_base * 2 ** (attempts - 1)
+        delay = random.uniform(backoff / 2, backoff)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return None if elapsed + delay > self.max_wait else delay
+
+
+def retrying(policy: RetryPolicy, send: Send, interpret: Callable[[Reply], T]) -> Plan[T]:
+    """
+    Plan: send ``send`` until ``interpret`` accepts the reply, retrying transient failures.
+
+    :param policy: the backoff policy.
+    :param send: the request.
+    :param interpret: turns a reply into a result or raises a typed error; only
+        :class:`~airflow_crm_provider.errors.ZohoTransientError` is retried.
+    """
+    start = time.monotonic()
+    attempts = 0
+    while True:
+        attempts += 1
+        result = yield send
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            return interpret(result)
+        except ZohoTransientError as exc:
+            if isinstance(exc, ZohoConnectionError) and exc.maybe_delivered and not send.resendable:
+                raise ZohoConnectionError(
+                    f"{exc.message}; not re-sent: the request may have reached Zoho, and sending it "
+                    "again could start a second job"
+                ) from exc
+            elapsed = time.monotonic() - start
+            retry_after = exc.retry_after if isinstance(exc, ZohoRateLimitError) else None
+            delay = policy.next_delay(attempts, elapsed, retry_after)
+            if delay is None:
+                raise _exhausted(exc, attempts, elapsed) from exc
+            yield Sleep(delay)
+
+
+def _exhausted(exc: ZohoTransientError, attempts: int, elapsed: float) -> ZohoTransientError:
+    message = f"{exc.message} (gave up after {attempts} attempt(s) in {elapsed:.1f}s)"
+    kwargs: dict[str, Any] = {"code": exc.code, "details": exc.details, "http_status": exc.http_status}
+    if isinstance(exc, ZohoRateLimitError):
+        kwargs["retry_after"] = exc.retry_after
+    if isinstance(exc, ZohoConnectionError):
+        kwargs["maybe_delivered"] = exc.maybe_delivered
+    return type(exc)(message, **kwargs)
+
+
+def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Explicit no-op auth: stops ``requests`` from adding ``~/.netrc`` credentials."""
+    return request
+
+
+def send_sync(
+    session: requests.Session, step: Send, timeout: tuple[float, float]
+) -> Reply | ZohoConnectionError:
+    """
+    Perform ``step`` with ``requests``; a network failure is returned, not raised.
+
+    :param session: the hook's own session.
+    :param step: the request.
+    :param timeout: ``(connect, read)`` seconds.
+    """
+    try:
+        response = session.request(
+            step.method,
+            step.url,
+            params=step.params,
+            json=step.json,
+            data=step.data,
+            headers={"User-Agent": USER_AGENT, **step.headers},
+            timeout=timeout,
+            allow_redirects=False,
+            auth=_no_netrc,
+        )
+        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.text)
+    except requests.RequestException as exc:
+        never_connected = isinstance(exc, requests.ConnectTimeout) or (
+            isinstance(exc, requests.ConnectionError) and "Failed to establish a new connection" in str(exc)
+        )
+        return ZohoConnectionError(
+            f"{step.method} {_where(step.url)} failed: {type(exc).__name__}: {exc}",
+            maybe_delivered=not never_connected,
+        )
+
+
+async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> Reply | ZohoConnectionError:
+    """
+    Perform ``step`` with ``aiohttp``; a network failure is returned, not raised.
+
+    :param session: an ``aiohttp.ClientSession``.
+    :param step: the request.
+    :param timeout: ``(connect, read)`` seconds.
+    """
+    import aiohttp
+
+    client_timeout = aiohttp.ClientTimeout(sock_connect=timeout[0], sock_read=timeout[1])
+    try:
+        async with session.request(
+            step.method,
+            step.url,
+            params=dict(step.params) if step.params else None,
+            json=step.json,
+            data=dict(step.data) if step.data else None,
+            headers={"User-Agent": USER_AGENT, **step.headers},
+            timeout=client_timeout,
+            allow_redirects=False,
+        ) as response:
+            text = await response.text()
+            return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, text)
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        return ZohoConnectionError(
+            f"{step.method} {_where(step.url)} failed: {type(exc).__name__}: {exc}",
+            maybe_delivered=not isinstance(exc, aiohttp.ClientConnectorError),
+        )
+
+
+def _where(url: str) -> str:
+    return url.split("?", 1)[0]
+
+
+def run_sync(
+    plan: Plan[T],
+    session: requests.Session,
+    timeout: tuple[float, float],
+    tokens: TokenSource | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """
+    Drive ``plan`` with blocking I/O and return its result.
+
+    :param plan: the request plan.
+    :param session: the session to send with.
+    :param timeout: ``(connect, read)`` seconds per request.
+    :param tokens: answers :class:`FetchToken` steps.
+    :param sleep: how to wait (tests may pass a fake).
+    """
+    value: Any = None
+    while True:
+        try:
+            step = plan.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(step, Sleep):
+            sleep(step.seconds)
+            value = None
+        elif isinstance(step, FetchToken):
+            if tokens is None:
+                raise RuntimeError("this plan needs a token source")
+            value = tokens.get(step.rejected)
+        else:
+            value = send_sync(session, step, timeout)
+
+
+async def run_async(
+    plan: Plan[T],
+    timeout: tuple[float, float],
+    get_token: Callable[[str | None], Awaitable[AccessToken]],
+) -> T:
+    """
+    Drive ``plan`` with ``aiohttp`` on the running event loop and return its result.
+
+    :param plan: the request plan.
+    :param timeout: ``(connect, read)`` seconds per request.
+    :param get_token: answers :class:`FetchToken` steps without blocking the loop.
+    """
+    import aiohttp
+
+    value: Any = None
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                step = plan.send(value)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                value = None
+            elif isinstance(step, FetchToken):
+                value = await get_token(step.rejected)
+            else:
+                value = await send_async(session, step, timeout)

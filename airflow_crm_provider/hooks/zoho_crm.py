@@ -1,0 +1,346 @@
+"""ZohoCRMHook: connection -> token -> HTTP -> parsed Zoho replies."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+
+from airflow_crm_provider.auth import token_source
+from airflow_crm_provider.connection import (
+    CONN_FIELDS,
+    UI_FIELD_BEHAVIOUR,
+    ZohoConnectionConfigError,
+    ZohoConnectionSettings,
+)
+from airflow_crm_provider.errors import ZohoAuthError, ZohoConnectionError, ZohoCRMError
+from airflow_crm_provider.hooks import _protocol as protocol
+from airflow_crm_provider.hooks._transport import RetryPolicy, run_async, run_sync
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from airflow_crm_provider.auth import AccessToken, TokenSource
+    from airflow_crm_provider.hooks._transport import Plan
+    from airflow_crm_provider.replies import JobStatus, ZohoEntry
+
+#: Zoho's limits per call.
+MAX_MASS_UPDATE_IDS = 500
+MAX_GET_RECORD_IDS = 100
+
+_MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+#: HttpHook/HttpOperator keyword arguments accepted for ``get_hook()`` compatibility, and ignored.
+_IGNORED_HTTP_KWARGS = frozenset(
+    {
+        "method",
+        "auth_type",
+        "tcp_keep_alive",
+        "tcp_keep_alive_idle",
+        "tcp_keep_alive_count",
+        "tcp_keep_alive_interval",
+        "adapter",
+        "http_conn_id",
+    }
+)
+
+
+def _check_module(module: str) -> str:
+    if not isinstance(module, str) or not _MODULE_RE.match(module):
+        raise ValueError(f"module must be a Zoho module API name such as 'Leads', got {module!r}")
+    return module
+
+
+class _TokenAuth(requests.auth.AuthBase):
+    """Puts the current access token in ``Authorization`` (for ``HttpHook.run`` callers)."""
+
+    def __init__(self, hook: ZohoCRMHook) -> None:
+        self._hook = hook
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        settings = self._hook.settings
+        request.headers.update(protocol.request_headers(settings, self._hook._tokens().get()))
+        return request
+
+
+class ZohoCRMHook(HttpHook):
+    """
+    Talk to Zoho CRM: OAuth tokens shared across processes, typed retries, parsed replies.
+
+    The hook owns its ``requests.Session``: connection extras never become headers and the login is
+    never sent as Basic auth. Every call has connect/read timeouts; 429, 5xx, timeouts and dropped
+    connections are retried with exponential backoff and jitter (honouring ``Retry-After``).
+
+    :param zoho_conn_id: a ``zoho_crm`` connection.
+    :param max_attempts: attempts per request, the first included.
+    :param max_retry_wait: seconds one request may take in total, retries and waits included.
+    :param backoff_base: first backoff in seconds (doubles per attempt, jittered).
+    :param max_token_wait: seconds to wait out Zoho's mint throttle before failing.
+    """
+
+    conn_name_attr = "zoho_conn_id"
+    default_conn_name = "zoho_crm_default"
+    conn_type = "zoho_crm"
+    hook_name = "Zoho CRM"
+    #: How the hook waits between attempts (tests may replace it).
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(
+        self,
+        zoho_conn_id: str = default_conn_name,
+        *,
+        max_attempts: int = 5,
+        max_retry_wait: float = 60.0,
+        backoff_base: float = 1.0,
+        max_token_wait: float = 600.0,
+        **kwargs: Any,
+    ) -> None:
+        unknown = set(kwargs) - _IGNORED_HTTP_KWARGS
+        if unknown:
+            raise TypeError(f"ZohoCRMHook got unexpected keyword arguments {sorted(unknown)}")
+        super().__init__(method="POST", http_conn_id=zoho_conn_id, tcp_keep_alive=False)
+        self.zoho_conn_id = zoho_conn_id
+        self.retry_policy = RetryPolicy(max_attempts, max_retry_wait, backoff_base)
+        self.max_token_wait = max_token_wait
+        self._settings: ZohoConnectionSettings | None = None
+        self._session: requests.Session | None = None
+        self._token_source: TokenSource | None = None
+        self._init_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(zoho_conn_id={self.zoho_conn_id!r})"
+
+    # -- connection, session, tokens ------------------------------------------------------------
+
+    @property
+    def settings(self) -> ZohoConnectionSettings:
+        """The parsed connection (fetched once; its secrets are masked in logs)."""
+        if self._settings is None:
+            conn = self.get_connection(self.zoho_conn_id)
+            self._settings = self._remember(ZohoConnectionSettings.from_connection(conn, conn.extra_dejson))
+        return self._settings
+
+    async def aget_settings(self) -> ZohoConnectionSettings:
+        """Return :attr:`settings`, resolving the connection without blocking the event loop."""
+        if self._settings is not None:
+            return self._settings
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        from asgiref.sync import sync_to_async
+
+        conn = await get_async_connection(self.zoho_conn_id, hook=self)
+        extra = await get_async_extra_dejson(conn)
+        settings = ZohoConnectionSettings.from_connection(conn, extra)
+        return await sync_to_async(self._remember)(settings)
+
+    def _remember(self, settings: ZohoConnectionSettings) -> ZohoConnectionSettings:
+        from airflow.sdk.log import mask_secret
+
+        for secret in settings.secrets:
+            mask_secret(secret)
+        self._settings = settings
+        return settings
+
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """
+        Return the hook's own session (never configured from connection extras).
+
+        For ``HttpHook.run`` callers it also sets ``base_url`` (``.../crm/<version>``), the
+        connection's timeouts and token auth; the hook's own methods pass these per call.
+
+        :param headers: ignored (no header is taken from outside).
+        :param extra_options: ignored.
+        """
+        settings = self.settings
+        with self._init_lock:
+            if self._session is None:
+                session = requests.Session()
+                session.auth = _TokenAuth(self)
+                self._session = session
+        self.base_url = f"{settings.api_url}/crm/{settings.api_version}"
+        self._base_url_initialized = True
+        self.merged_extra = {"timeout": settings.timeout, "allow_redirects": False}
+        return self._session
+
+    def _tokens(self) -> TokenSource:
+        if self._token_source is None:
+            session = self.get_conn()
+            with self._init_lock:
+                if self._token_source is None:
+                    self._token_source = token_source(
+                        self.settings, session, self.retry_policy, self.max_token_wait, self._sleep
+                    )
+        return self._token_source
+
+    def _run(self, plan: Plan[Any]) -> Any:
+        return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
+
+    def _call(self, method: str, path: str, parse: Callable[[Any, int], Any], **kwargs: Any) -> Any:
+        return self._run(protocol.api_call(self.settings, self.retry_policy, method, path, parse, **kwargs))
+
+    # -- Zoho CRM API -----------------------------------------------------------------------------
+
+    def mass_update(
+        self, module: str, data: Mapping[str, Any], ids: Sequence[str], over_write: bool = False
+    ) -> list[ZohoEntry]:
+        """
+        Set the same field value(s) on up to 500 records (ids mode: runs at once).
+
+        :param module: module API name, e.g. ``Leads``.
+        :param data: ``{field_api_name: value}`` applied to every record.
+        :param ids: record ids (at most 500).
+        :param over_write: multi-select picklists: replace (True) or append (False).
+        :return: one entry per ``data[]`` entry, in Zoho's order.
+        :raises ValueError: more than 500 ids (nothing is sent).
+        :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
+        """
+        if isinstance(ids, str):
+            raise ValueError("ids must be a sequence of record ids, not a string")
+        if len(ids) > MAX_MASS_UPDATE_IDS:
+            raise ValueError(f"mass_update takes at most {MAX_MASS_UPDATE_IDS} ids per call, got {len(ids)}")
+        body = {"data": [dict(data)], "ids": [str(i) for i in ids], "over_write": bool(over_write)}
+        return self._call(
+            "POST", f"{_check_module(module)}/actions/mass_update", protocol.parse_mass_update, json=body
+        )
+
+    def mass_update_by_view(
+        self,
+        module: str,
+        data: Mapping[str, Any],
+        cvid: str,
+        territory_id: str | None = None,
+        include_child: bool = False,
+        over_write: bool = False,
+    ) -> str:
+        """
+        Schedule a mass update of a custom view's records (optionally one territory): a background job.
+
+        :param module: module API name.
+        :param data: ``{field_api_name: value}``.
+        :param cvid: custom view id.
+        :param territory_id: restrict to this territory.
+        :param include_child: also child territories.
+        :param over_write: multi-select picklists: replace (True) or append (False).
+        :return: the job id.
+        :raises ZohoRequestError: e.g. ``ALREADY_SCHEDULED`` or ``NO_RECORDS_FOUND`` (see ``.code``).
+        """
+        body: dict[str, Any] = {"data": [dict(data)], "cvid": str(cvid), "over_write": bool(over_write)}
+        if territory_id:
+            body["territory"] = {"id": str(territory_id), "include_child": bool(include_child)}
+        return self._call(
+            "POST",
+            f"{_check_module(module)}/actions/mass_update",
+            protocol.parse_job_id,
+            json=body,
+            resendable=False,  # a second POST could schedule a second job (or be ALREADY_SCHEDULED)
+        )
+
+    def _status_plan(self, settings: ZohoConnectionSettings, module: str, job_id: str) -> Plan[JobStatus]:
+        return protocol.api_call(
+            settings,
+            self.retry_policy,
+            "GET",
+            f"{_check_module(module)}/actions/mass_update",
+            partial(protocol.parse_job_status, str(job_id)),
+            params={"job_id": str(job_id)},
+        )
+
+    def get_mass_update_status(self, module: str, job_id: str) -> JobStatus:
+        """
+        Return the status and counts of a mass update job.
+
+        :param module: module API name.
+        :param job_id: from :meth:`mass_update_by_view`.
+        """
+        return self._run(self._status_plan(self.settings, module, job_id))
+
+    async def aget_mass_update_status(self, module: str, job_id: str) -> JobStatus:
+        """
+        Async :meth:`get_mass_update_status` (aiohttp), for triggers: same URLs, headers and parsing.
+
+        :param module: module API name.
+        :param job_id: from :meth:`mass_update_by_view`.
+        """
+        from asgiref.sync import sync_to_async
+
+        settings = await self.aget_settings()
+        if self._token_source is None:
+            await sync_to_async(self._tokens)()
+
+        async def get_token(rejected: str | None) -> AccessToken:
+            return await sync_to_async(self._tokens().get)(rejected)
+
+        return await run_async(self._status_plan(settings, module, job_id), settings.timeout, get_token)
+
+    def get_records(
+        self, module: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """
+        Read records by id, 100 per request.
+
+        :param module: module API name.
+        :param ids: record ids.
+        :param fields: field API names to return.
+        :return: ``id -> record`` for the ids that exist.
+        """
+        if isinstance(ids, str) or isinstance(fields, str):
+            raise ValueError("ids and fields must be sequences, not strings")
+        path = _check_module(module)
+        unique = list(dict.fromkeys(str(i) for i in ids))
+        records: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(unique), MAX_GET_RECORD_IDS):
+            chunk = unique[start : start + MAX_GET_RECORD_IDS]
+            params = {"ids": ",".join(chunk), "fields": ",".join(fields)}
+            records.update(self._call("GET", path, protocol.parse_records, params=params))
+        return records
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
+        probe = type(self)(self.zoho_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
+        try:
+            settings = probe.settings
+            user = probe._call("GET", "users", protocol.parse_current_user, params={"type": "CurrentUser"})
+            return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
+        except ZohoConnectionConfigError as exc:
+            return False, f"Connection settings: {exc}"
+        except ZohoConnectionError as exc:
+            return False, f"Cannot reach Zoho: {exc.message}"
+        except ZohoAuthError as exc:
+            return False, f"Authentication failed: {exc}"
+        except ZohoCRMError as exc:
+            return False, f"Zoho refused the request: {exc}"
+
+    # -- connection form (Airflow 3.1; 3.2+ reads get_provider_info()) -----------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return hidden fields, relabelling and placeholders of the connection form."""
+        return {
+            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the extra fields of the connection form, built from ``CONN_FIELDS``."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import PasswordField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, spec in CONN_FIELDS.items():
+            if spec["schema"].get("format") == "password":
+                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
+            else:
+                widgets[name] = StringField(
+                    lazy_gettext(spec["label"]),
+                    widget=BS3TextFieldWidget(),
+                    default=spec["schema"].get("default"),
+                )
+        return widgets

@@ -1,0 +1,56 @@
+"""test_connection: one cheap authenticated GET, and a clear reason for each failure."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def closed_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_success(make_hook, emulator, crm_log):
+    ok, message = make_hook().test_connection()
+    assert ok, message
+    assert "Patricia Boyle <patricia.boyle@example.com>" in message
+    (get,) = crm_log()
+    assert (get["method"], get["path"], get["query"]) == ("GET", "/crm/v8/users", {"type": "CurrentUser"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"login": "1000.CLIENTOFANOTHERDC"}, "wrong data centre"),
+        ({"password": "wrong-secret"}, "wrong client id or secret"),
+        ({"refresh_token": "1000.revoked.refresh"}, "refresh token invalid or revoked"),
+        ({"access_token": "1000.never.issued", "refresh_token": None}, "rejected the static access_token"),
+        ({"api_url": "http://10.0.0.1:1"}, "plain http"),
+        ({"refresh_token": None}, "missing refresh_token"),
+    ],
+)
+def test_failure_reasons(make_hook, emulator, overrides, reason):
+    ok, message = make_hook(**overrides).test_connection()
+    assert not ok
+    assert reason in message
+    assert emulator.counters()["requests"].get("GET /crm/v8/users", 0) <= 1
+
+
+def test_unreachable_host(make_hook):
+    url = f"http://127.0.0.1:{closed_loopback_port()}"
+    ok, message = make_hook(accounts_url=url, api_url=url).test_connection()
+    assert not ok
+    assert message.startswith("Cannot reach Zoho")
+    assert "ConnectionError" in message
+    assert "gave up after 1 attempt(s)" in message  # the UI gets an answer at once
+
+
+def test_mint_throttle_reason(make_hook, emulator):
+    emulator.configure(mint_limit=0)
+    ok, message = make_hook().test_connection()
+    assert not ok
+    assert "10 access tokens per 10 minutes" in message
+    assert emulator.counters()["mints_throttled"] == 1
