@@ -1,0 +1,291 @@
+"""
+Parsing and validation of a mass update's rendered inputs (no HTTP, no Airflow).
+
+Each function raises :class:`InputError` naming the problem; the operator turns it into
+``AirflowFailException`` before any request is sent.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_crm_provider.errors import ErrorClass, parse_error_policy
+from airflow_crm_provider.operators._ids_mode import IdsPlan
+from airflow_crm_provider.results import OutcomePolicy
+
+#: Zoho takes at most this many ids per mass update call (ids mode).
+MAX_IDS_PER_CALL = 500
+#: Zoho's pool for heavy calls: at most this many concurrent mass updates per task.
+MAX_CONCURRENCY = 10
+#: No module takes more fields per mass update call (Deals: 3, most modules: 1).
+MAX_FIELDS_PER_CALL = 3
+
+_RECORD_ID = re.compile(r"^[0-9]{1,32}$")
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_SEPARATORS = re.compile(r"[\s,;]+")
+_EMPTY_TEXT = frozenset({"", "none", "null", "[]"})
+_SHOW = 5
+
+
+class InputError(ValueError):
+    """A rendered operator argument is not usable; nothing has been sent."""
+
+
+@dataclass(frozen=True)
+class ParsedIds:
+    """
+    Record ids in input order, duplicates removed.
+
+    :param ids: unique ids as strings, first occurrence kept.
+    :param duplicates: ids that appeared more than once (each listed once).
+    """
+
+    ids: list[str]
+    duplicates: list[str]
+
+
+def _show(items: Iterable[Any]) -> str:
+    items = list(items)
+    shown = ", ".join(repr(i) for i in items[:_SHOW])
+    return shown + (f" (and {len(items) - _SHOW} more)" if len(items) > _SHOW else "")
+
+
+def _literal(text: str, what: str) -> Any:
+    """Read JSON, or the Python literal text Jinja renders from an XCom (``['1', '2']``)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as err:
+        raise InputError(
+            f"{what} looks like a list or mapping but is neither JSON nor a Python literal: {text[:80]!r}"
+        ) from err
+
+
+def _id_items(value: Any) -> list[Any]:
+    """Flatten the accepted forms of ``ids`` into a list of raw items."""
+    if value is None:
+        return []
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in _EMPTY_TEXT:
+            return []
+        if text[0] in "[(":
+            return _id_items(_literal(text, "ids"))
+        return [part for part in _SEPARATORS.split(text) if part]
+    if isinstance(value, (int, bool)):
+        return [value]
+    if isinstance(value, Mapping):
+        raise InputError(f"ids must be a list of record ids, got a mapping: {_show(value)}")
+    if isinstance(value, Iterable):
+        return list(value)
+    raise InputError(f"ids must be a list of record ids, got {type(value).__name__}")
+
+
+def _as_id(item: Any) -> str | None:
+    """Return the id as a string, or ``None`` if it is not a numeric record id."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int):
+        text = str(item)
+    elif isinstance(item, str):
+        text = item.strip()
+    else:
+        return None
+    return text if _RECORD_ID.match(text) else None
+
+
+def parse_ids(value: Any) -> ParsedIds:
+    """
+    Parse ``ids`` into unique numeric record ids as strings, in input order.
+
+    Accepts a list/tuple (of str or int), a single id, ``None``, or a string holding a JSON list,
+    the Python-style list text Jinja renders from an XCom, or comma/newline-separated ids.
+
+    :param value: the rendered ``ids`` argument.
+    :raises InputError: naming the first few items that are not numeric record ids.
+    """
+    items = _id_items(value)
+    parsed: list[str] = []
+    bad: list[Any] = []
+    for item in items:
+        record_id = _as_id(item)
+        if record_id is None:
+            bad.append(item)
+        else:
+            parsed.append(record_id)
+    if bad:
+        raise InputError(f"ids must be numeric Zoho record ids; {len(bad)} are not: {_show(bad)}")
+    counts = Counter(parsed)
+    return ParsedIds(ids=list(counts), duplicates=[i for i, n in counts.items() if n > 1])
+
+
+def parse_data(value: Any) -> dict[str, Any]:
+    """
+    Check ``data``: a non-empty mapping of field API names to JSON-serialisable values.
+
+    A string that renders to a JSON object (or Python dict text) is accepted.
+
+    :param value: the rendered ``data`` argument.
+    :raises InputError: naming what is wrong.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("{"):
+            raise InputError(f"data must be a mapping of field API names to values, got text {text[:80]!r}")
+        value = _literal(text, "data")
+    if not isinstance(value, Mapping):
+        raise InputError(f"data must be a mapping of field API names to values, got {type(value).__name__}")
+    if not value:
+        raise InputError(
+            "data is empty: give one field API name and the value to set, e.g. {'Lead_Status': 'Contacted'}"
+        )
+    bad = [k for k in value if not isinstance(k, str) or not _API_NAME.match(k)]
+    if bad:
+        raise InputError(f"data keys must be Zoho field API names (letters, digits, _): {_show(bad)}")
+    if len(value) > MAX_FIELDS_PER_CALL:
+        raise InputError(
+            f"data has {len(value)} fields; Zoho mass-updates at most {MAX_FIELDS_PER_CALL} "
+            "fields per call (1 in most modules)"
+        )
+    try:
+        json.dumps(dict(value))
+    except (TypeError, ValueError) as err:
+        raise InputError(f"data values must be JSON-serialisable: {err}") from err
+    return dict(value)
+
+
+def check_module(value: Any) -> str:
+    """
+    Check a module API name (``Leads``, ``Sales_Orders``...).
+
+    :param value: the rendered ``module`` argument.
+    :raises InputError: if it is not an API name.
+    """
+    if not isinstance(value, str) or not _API_NAME.match(value.strip()):
+        raise InputError(f"module must be a Zoho module API name such as 'Leads', got {value!r}")
+    return value.strip()
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """
+    Check an integer setting lies in ``[low, high]``.
+
+    :param name: argument name for the message.
+    :param value: the value.
+    :param low: smallest allowed value.
+    :param high: largest allowed value, if bounded.
+    :raises InputError: if it is not an int in range.
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
+    return value
+
+
+def check_ratio(name: str, value: Any) -> float:
+    """
+    Check a ratio lies in ``[0, 1]``.
+
+    :param name: argument name for the message.
+    :param value: the value.
+    :raises InputError: if it is not a number in range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def check_seconds(name: str, value: Any) -> float:
+    """
+    Check a non-negative number of seconds.
+
+    :param name: argument name for the message.
+    :param value: the value.
+    :raises InputError: if it is not a non-negative number.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InputError(f"{name} must be a non-negative number of seconds, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """
+    The rendered arguments of a mass update, validated.
+
+    :param module: module API name.
+    :param data: field API name -> value.
+    :param ids: unique record ids in input order (ids mode).
+    :param duplicates: ids given more than once.
+    :param overrides: the user's per-code error classes.
+    :param policy: the task-outcome thresholds.
+    :param plan: how ids are sent.
+    """
+
+    module: str
+    data: dict[str, Any]
+    ids: list[str]
+    duplicates: list[str]
+    overrides: dict[str, ErrorClass]
+    policy: OutcomePolicy
+    plan: IdsPlan
+
+
+def check_inputs(
+    *,
+    module: Any,
+    data: Any,
+    ids: Any,
+    error_policy: Any,
+    max_failed_records: Any,
+    max_skipped_ratio: Any,
+    soft_fail: Any,
+    batch_size: Any,
+    max_concurrency: Any,
+    locked_retries: Any,
+    locked_retry_delay: Any,
+) -> CheckedInputs:
+    """
+    Validate every rendered argument of a mass update (see the operator for their meaning).
+
+    :raises InputError: naming the first argument that is not usable.
+    """
+    parsed = parse_ids(ids)
+    try:
+        overrides = parse_error_policy(error_policy)
+    except ValueError as err:
+        raise InputError(str(err)) from err
+    return CheckedInputs(
+        module=check_module(module),
+        data=parse_data(data),
+        ids=parsed.ids,
+        duplicates=parsed.duplicates,
+        overrides=overrides,
+        policy=OutcomePolicy(
+            max_failed_records=check_int("max_failed_records", max_failed_records, 0),
+            max_skipped_ratio=check_ratio("max_skipped_ratio", max_skipped_ratio),
+            soft_fail=bool(soft_fail),
+        ),
+        plan=IdsPlan(
+            batch_size=check_int("batch_size", batch_size, 1, MAX_IDS_PER_CALL),
+            max_concurrency=check_int("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
+            locked_retries=check_int("locked_retries", locked_retries, 0),
+            locked_retry_delay=check_seconds("locked_retry_delay", locked_retry_delay),
+        ),
+    )

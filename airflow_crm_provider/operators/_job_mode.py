@@ -1,0 +1,345 @@
+"""
+Job mode: mass update a custom view (optionally a territory) as a Zoho background job.
+
+The worker schedules the job (the only POST), pushes its id to XCom at once and keeps it in Airflow
+3.3's ``task_state_store``, so a retry after a crash resumes the same job instead of scheduling a
+second one. It then waits by polling, or defers to the poll-only
+:class:`~airflow_crm_provider.triggers.mass_update.ZohoCRMMassUpdateJobTrigger`. Zoho reports counts
+only, so the summary carries the job's counts and ``records`` is empty. Every ending goes through
+:func:`~airflow_crm_provider.results.conclude`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
+from airflow_crm_provider.errors import ErrorClass, ZohoCRMError, ZohoTransientError, classify
+from airflow_crm_provider.operators._job_state import JobState, JobTracker, job_state
+from airflow_crm_provider.results import Decision, Summary, conclude, decide, summarize
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from airflow.sdk import Context
+
+    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.operators._job_inputs import JobSettings
+    from airflow_crm_provider.replies import JobStatus
+    from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
+
+log = logging.getLogger(__name__)
+
+#: The summary's note: why ``records`` is empty in job mode.
+COUNTS_ONLY_NOTE = (
+    "Zoho CRM reports counts only for custom view/territory jobs: no per-record results, so records is empty"
+)
+#: Extra time Airflow's own deferral timeout allows, so the trigger's timeout event comes first.
+DEFER_GRACE = 60.0
+
+
+class JobSummary(Summary):
+    """The job-mode summary: the common keys plus the job's context."""
+
+    note: str
+    job_status: str | None
+    cvid: str
+    territory_id: str | None
+
+
+def job_summary(settings: JobSettings, job_id: str | None, job: Mapping[str, Any] | None) -> JobSummary:
+    """
+    Return the job-mode summary: Zoho's counts as requested/updated/failed/skipped (not processed).
+
+    :param settings: the run's settings.
+    :param job_id: the job id, if a job was scheduled.
+    :param job: the job's last known status, if any.
+    """
+    base = summarize(
+        settings.module, "job", [], requested=int(job["total_count"]) if job else 0, job_id=job_id
+    )
+    if job:
+        base["updated"] = int(job["updated_count"])
+        base["failed"] = int(job["failed_count"])
+        base["skipped"] = int(job["not_updated_count"])
+    return {
+        **base,
+        "note": COUNTS_ONLY_NOTE,
+        "job_status": str(job["status"]) if job else None,
+        "cvid": settings.target.cvid,
+        "territory_id": settings.target.territory_id,
+    }
+
+
+def _where(settings: JobSettings) -> str:
+    target = settings.target
+    where = f"custom view {target.cvid}"
+    if target.territory_id:
+        child = " and its children" if target.include_child else ""
+        where += f", territory {target.territory_id}{child}"
+    return where
+
+
+def _conclude_rejection(context: Context, settings: JobSettings, exc: ZohoCRMError) -> Summary:
+    """End the task after Zoho refused to schedule the job, per the error policy."""
+    summary = job_summary(settings, None, None)
+    klass = classify(exc.code, dict(settings.overrides))
+    where = _where(settings)
+    if isinstance(exc, ZohoTransientError):
+        return conclude(
+            context, summary, [], Decision("failed", exc.describe()), push=settings.push, retryable=exc
+        )
+    if klass is ErrorClass.RETRY:
+        retry = ZohoTransientError(
+            f"Zoho did not schedule the mass update of {where} ({exc.describe()}); "
+            "error_policy says retry, so Airflow retries apply",
+            code=exc.code,
+            details=exc.details,
+            http_status=exc.http_status,
+        )
+        return conclude(
+            context, summary, [], Decision("failed", str(retry)), push=settings.push, retryable=retry
+        )
+    if klass is ErrorClass.IGNORE:
+        decision = Decision("success", f"{exc.describe()} ignored per error_policy; no job was scheduled")
+    elif klass is ErrorClass.SOFT:
+        if exc.code == "ALREADY_SCHEDULED":
+            reason = (
+                f"another mass update job is already running on {where} (ALREADY_SCHEDULED); none scheduled"
+            )
+        elif exc.code == "NO_RECORDS_FOUND":
+            reason = f"{where} has no records to update (NO_RECORDS_FOUND); no job was scheduled"
+        else:
+            reason = f"Zoho did not schedule the mass update of {where}: {exc.describe()}"
+        decision = (
+            Decision("skipped", reason)
+            if settings.policy.soft_fail
+            else Decision("failed", f"{reason}, and soft_fail=False")
+        )
+    else:
+        decision = decide(summary, settings.policy, request_error=exc.describe())
+    return conclude(context, summary, [], decision, push=settings.push)
+
+
+def _resume(hook: ZohoCRMHook, settings: JobSettings, tracker: JobTracker) -> tuple[str, JobStatus] | None:
+    """Return the job an earlier try scheduled and its status, if there is one Zoho still knows."""
+    job_id = tracker.load()
+    if job_id is None:
+        return None
+    try:
+        job = hook.get_mass_update_status(settings.module, job_id)
+    except ZohoTransientError:
+        raise
+    except ZohoCRMError as err:
+        log.warning("Job %s of an earlier try cannot be read (%s); scheduling a new job", job_id, err)
+        return None
+    log.info("Resuming job %s scheduled by an earlier try of this task (status %s)", job_id, job["status"])
+    return job_id, job
+
+
+def wait_for_job(
+    hook: ZohoCRMHook,
+    module: str,
+    job_id: str,
+    *,
+    poll_interval: float,
+    timeout: float | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[JobStatus, bool]:
+    """
+    Poll a job until it leaves ``SCHEDULED``/``RUNNING`` or the timeout passes.
+
+    :param hook: the Zoho CRM hook.
+    :param module: module API name.
+    :param job_id: the job id.
+    :param poll_interval: seconds between status requests.
+    :param timeout: seconds to wait, or ``None``.
+    :param sleep: the sleep function.
+    :return: the last status, and whether the timeout passed first.
+    :raises ZohoCRMError: reading the status failed (after the hook's retries).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        job = hook.get_mass_update_status(module, job_id)
+        if job_state(job) is not JobState.ACTIVE:
+            return job, False
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            return job, True
+        log.info(
+            "Mass update job %s is %s: %s of %s updated",
+            job_id,
+            job["status"],
+            job["updated_count"],
+            job["total_count"],
+        )
+        sleep(poll_interval if remaining is None else min(poll_interval, remaining))
+
+
+def finish_job(
+    context: Context, settings: JobSettings, job_id: str, job: JobStatus, *, timed_out: bool = False
+) -> Summary:
+    """
+    End the task from the job's final (or last known) status.
+
+    :param context: the task context.
+    :param settings: the run's settings.
+    :param job_id: the job id.
+    :param job: the job's status.
+    :param timed_out: the timeout passed while the job was still active.
+    """
+    summary = job_summary(settings, job_id, job)
+    state = job_state(job)
+    tracker = JobTracker.from_context(context, settings.fingerprint())
+    if timed_out:
+        keep = (
+            " and this task instance keeps its id, so clearing the task resumes it" if tracker.enabled else ""
+        )
+        decision = Decision(
+            "failed",
+            f"job {job_id} was still {job['status']} when timeout={settings.timeout or 0:g}s passed; "
+            f"it keeps running in Zoho CRM{keep}",
+        )
+        return conclude(context, summary, [], decision, push=settings.push)
+    tracker.clear()
+    if state is JobState.COMPLETED:
+        decision = decide(summary, settings.policy)
+    elif state is JobState.FAILED:
+        decision = Decision(
+            "failed",
+            f"job {job_id} ended FAILED in Zoho CRM ({job['failed_count']} of {job['total_count']} failed)",
+        )
+    else:
+        decision = Decision(
+            "failed", f"job {job_id} has status {job['status']!r}, unknown here: failing closed"
+        )
+    return conclude(context, summary, [], decision, push=settings.push)
+
+
+def make_trigger(settings: JobSettings, job_id: str) -> tuple[ZohoCRMMassUpdateJobTrigger, timedelta | None]:
+    """
+    Return the poll-only trigger for a job and the deferral timeout (a little after the trigger's).
+
+    :param settings: the run's settings.
+    :param job_id: the job id.
+    """
+    from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
+
+    end_time = None if settings.timeout is None else time.time() + settings.timeout
+    trigger = ZohoCRMMassUpdateJobTrigger(
+        zoho_conn_id=settings.zoho_conn_id,
+        module=settings.module,
+        job_id=job_id,
+        poll_interval=settings.poll_interval,
+        end_time=end_time,
+    )
+    grace = max(DEFER_GRACE, 2 * settings.poll_interval)
+    return trigger, None if settings.timeout is None else timedelta(seconds=settings.timeout + grace)
+
+
+def run_job(
+    context: Context,
+    settings: JobSettings,
+    hook: ZohoCRMHook,
+    *,
+    defer: Callable[[ZohoCRMMassUpdateJobTrigger, timedelta | None], Any] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Summary:
+    """
+    Schedule (or resume) the job, push its id, wait for it and end the task.
+
+    :param context: the task context.
+    :param settings: the run's settings.
+    :param hook: the Zoho CRM hook.
+    :param defer: ``(trigger, timeout)`` that defers the task (raises ``TaskDeferred``); ``None`` polls here.
+    :param sleep: the sleep function of the polling loop.
+    """
+    tracker = JobTracker.from_context(context, settings.fingerprint())
+    target = settings.target
+    try:
+        resumed = _resume(hook, settings, tracker)
+        if resumed is None:
+            job_id = hook.mass_update_by_view(
+                settings.module,
+                settings.data,
+                target.cvid,
+                territory_id=target.territory_id,
+                include_child=target.include_child,
+                over_write=settings.over_write,
+            )
+            tracker.save(job_id)
+            log.info("Scheduled mass update job %s on %s of %s", job_id, _where(settings), settings.module)
+            job: JobStatus | None = None
+        else:
+            job_id, job = resumed
+    except ZohoCRMError as exc:
+        return _conclude_rejection(context, settings, exc)
+    if settings.push:
+        context["ti"].xcom_push(key="job_id", value=job_id)
+    if job is not None and job_state(job) is not JobState.ACTIVE:
+        return finish_job(context, settings, job_id, job)
+    if defer is not None:
+        trigger, defer_timeout = make_trigger(settings, job_id)
+        log.info("Deferring: the triggerer polls job %s every %gs", job_id, settings.poll_interval)
+        defer(trigger, defer_timeout)
+    try:
+        job, timed_out = wait_for_job(
+            hook,
+            settings.module,
+            job_id,
+            poll_interval=settings.poll_interval,
+            timeout=settings.timeout,
+            sleep=sleep,
+        )
+    except ZohoCRMError as exc:
+        return _conclude_poll_error(context, settings, job_id, job, exc.describe(), exc)
+    return finish_job(context, settings, job_id, job, timed_out=timed_out)
+
+
+def _conclude_poll_error(
+    context: Context,
+    settings: JobSettings,
+    job_id: str,
+    job: Mapping[str, Any] | None,
+    message: str,
+    exc: BaseException | None,
+) -> Summary:
+    """End the task after reading the job's status failed (transient: Airflow retries apply)."""
+    summary = job_summary(settings, job_id, job)
+    if isinstance(exc, ZohoTransientError):
+        if not AIRFLOW_V_3_3_PLUS:
+            log.warning(
+                "Airflow < 3.3: a retry of this task schedules a new job instead of resuming %s", job_id
+            )
+        return conclude(context, summary, [], Decision("failed", message), push=settings.push, retryable=exc)
+    JobTracker.from_context(context, settings.fingerprint()).clear()
+    decision = Decision("failed", f"reading the status of job {job_id} failed: {message}")
+    return conclude(context, summary, [], decision, push=settings.push)
+
+
+def complete_job(context: Context, settings: JobSettings, event: Any) -> Summary:
+    """
+    End the task from the trigger's event (the operator's ``execute_complete``).
+
+    :param context: the task context.
+    :param settings: the run's settings (re-rendered after the deferral).
+    :param event: ``{"status", "job_id", "job", "message", "code", "retryable"}`` from the trigger.
+    """
+    if not isinstance(event, dict) or not event.get("job_id"):
+        summary = job_summary(settings, None, None)
+        decision = Decision(
+            "failed", f"the trigger sent an event this operator does not understand: {event!r}"
+        )
+        return conclude(context, summary, [], decision, push=settings.push)
+    job_id = str(event["job_id"])
+    job = event.get("job")
+    if event.get("status") == "timeout" and job:
+        return finish_job(context, settings, job_id, job, timed_out=True)
+    if job and job_state(job) is not JobState.ACTIVE:
+        return finish_job(context, settings, job_id, job)
+    message = str(event.get("message") or f"the trigger ended with status {event.get('status')!r}")
+    exc = ZohoTransientError(message) if event.get("retryable") else None
+    return _conclude_poll_error(context, settings, job_id, job, message, exc)

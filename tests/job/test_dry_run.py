@@ -1,0 +1,131 @@
+"""Dry runs (ids mode) against the emulator: outcomes from the store, and the store untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_crm_provider.errors import ZohoServerError
+from airflow_crm_provider.hooks import _transport
+from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+from airflow_crm_provider.operators._compat import AirflowFailException
+from airflow_crm_provider.operators._dry_run import run_dry_run
+from airflow_crm_provider.results import NOT_SENT
+from tests.operator.fakes import make_context
+
+MISSING = "738964000009999999"
+
+
+@pytest.fixture
+def hook(zoho_crm_conn):
+    return ZohoCRMHook(zoho_crm_conn, max_attempts=1)
+
+
+def assert_nothing_written(client, before):
+    assert client.counters()["records_changed"] == 0
+    assert client.counters()["mass_update_posts"] == 0
+    assert {e["method"] for e in client.log() if e["path"].startswith("/crm/")} == {"GET"}
+    assert client.records("Leads") == before
+
+
+def test_outcomes_match_the_store_and_nothing_is_written(zoho_emulator, hook):
+    client = zoho_emulator.client
+    hot = client.seed(count=2, fields={"Rating": "Hot"})
+    cold = client.seed(count=2, fields={"Rating": "Cold"})
+    ids = [cold[0], hot[0], MISSING, cold[1], hot[1]]
+    before = client.records("Leads")
+    context = make_context()
+
+    summary = run_dry_run(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
+
+    records = context["ti"].pushed["records"]
+    assert [r["id"] for r in records] == ids
+    expected = {
+        i: "not_found"
+        if i not in before
+        else ("unchanged" if before[i]["Rating"] == "Hot" else "would_update")
+        for i in ids
+    }
+    assert {r["id"]: r["outcome"] for r in records} == expected
+    assert [r["outcome"] for r in records] == [
+        "would_update",
+        "unchanged",
+        "not_found",
+        "would_update",
+        "unchanged",
+    ]
+    assert records[0]["details"]["current"] == {"Rating": "Cold"}
+    assert summary["mode"] == "dry_run"
+    assert summary["outcome"] == "success"
+    assert (summary["would_update"], summary["unchanged"], summary["not_found"]) == (2, 2, 1)
+    assert (summary["requested"], summary["updated"], summary["failed"]) == (5, 0, 0)
+    assert summary["by_code"] == {"WOULD_UPDATE": 2, "UNCHANGED": 2, "NOT_FOUND": 1}
+    assert_nothing_written(client, before)
+
+
+def test_multi_select_append_and_replace(zoho_emulator, hook):
+    client = zoho_emulator.client
+    (lead,) = client.seed(count=1, fields={"Product_Interest": ["Mail", "Books"]})
+    data = {"Product_Interest": ["Mail"]}
+    append = run_dry_run(make_context(), hook, module="Leads", data=data, ids=[lead])
+    replace = run_dry_run(make_context(), hook, module="Leads", data=data, ids=[lead], over_write=True)
+    assert (append["unchanged"], replace["would_update"]) == (1, 1)
+
+
+def test_reads_in_chunks_of_100(zoho_emulator, hook):
+    client = zoho_emulator.client
+    ids = client.seed(count=150)
+    before = client.records("Leads")
+    summary = run_dry_run(make_context(), hook, module="Leads", data={"Lead_Status": "Contacted"}, ids=ids)
+    assert summary["requested"] == 150
+    assert summary["would_update"] + summary["unchanged"] == 150
+    assert client.counters()["record_gets"] == 2
+    assert_nothing_written(client, before)
+
+
+def test_read_failure_fails_and_still_reports_every_id(zoho_emulator, zoho_crm_conn, monkeypatch, tmp_path):
+    client = zoho_emulator.client
+    ids = client.seed(count=120)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ZOHO_CRM_DEFAULT",
+        zoho_emulator.with_token_cache_dir(tmp_path / "t").connection_json(refresh_token="1000.revoked"),
+    )
+    context = make_context()
+    with pytest.raises(AirflowFailException, match="dry run could not read the records"):
+        run_dry_run(
+            context,
+            ZohoCRMHook(zoho_crm_conn, max_attempts=1),
+            module="Leads",
+            data={"Rating": "Hot"},
+            ids=ids,
+        )
+    records = context["ti"].pushed["records"]
+    assert [r["id"] for r in records] == ids
+    assert {r["code"] for r in records} == {NOT_SENT}
+    assert context["ti"].pushed["return_value"]["outcome"] == "failed"
+    assert client.counters()["records_changed"] == 0
+
+
+def test_transient_failure_mid_read_is_retryable_and_keeps_what_was_read(
+    zoho_emulator, zoho_crm_conn, monkeypatch
+):
+    client = zoho_emulator.client
+    ids = client.seed(count=150)
+    monkeypatch.setattr(_transport.RetryPolicy, "next_delay", lambda self, *a, **k: None)  # no backoff
+
+    class FailsAfterFirstChunk(ZohoCRMHook):
+        def get_records(self, module, ids, fields):
+            records = super().get_records(module, ids, fields)
+            client.configure(burst_5xx=1)  # the next read answers 500
+            return records
+
+    context = make_context()
+    with pytest.raises(ZohoServerError):
+        run_dry_run(
+            context, FailsAfterFirstChunk(zoho_crm_conn), module="Leads", data={"Rating": "Hot"}, ids=ids
+        )
+    records = context["ti"].pushed["records"]
+    assert [r["id"] for r in records] == ids
+    assert {r["outcome"] for r in records[:100]} <= {"would_update", "unchanged"}
+    assert {r["code"] for r in records[100:]} == {NOT_SENT}
+    assert context["ti"].pushed["return_value"]["outcome"] == "failed"
+    assert client.counters()["records_changed"] == 0
