@@ -1,0 +1,1 @@
+"""Benchmarks: throughput, API calls and memory, token mints across processes, import cost."""

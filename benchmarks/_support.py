@@ -1,0 +1,60 @@
+"""Shared pieces of the benchmarks: an emulator connection, a minimal task context, a result table."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from airflow_crm_provider.testing.process import start_emulator
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_crm_provider.testing.process import RunningEmulator
+
+
+class PushedXComs:
+    """The slice of a task instance the operator uses: ``xcom_push``."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        """Keep the value, as the XCom backend would."""
+        self.pushed[key] = value
+
+
+@contextlib.contextmanager
+def emulator_connection(**config: Any) -> Iterator[RunningEmulator]:
+    """Start an emulator with ``config`` and point ``zoho_crm_default`` at it (file token cache)."""
+    emulator = start_emulator(config)
+    cache = tempfile.mkdtemp(prefix="zoho-bench-tokens-")
+    previous = os.environ.get("AIRFLOW_CONN_ZOHO_CRM_DEFAULT")
+    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_token_cache_dir(cache).connection_json()
+    try:
+        yield emulator.with_token_cache_dir(cache)
+    finally:
+        emulator.stop()
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_ZOHO_CRM_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = previous
+
+
+def use_fresh_token_cache(emulator: RunningEmulator) -> None:
+    """Point ``zoho_crm_default`` at the emulator with an empty token cache (after a reset)."""
+    cache = tempfile.mkdtemp(prefix="zoho-bench-tokens-")
+    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_token_cache_dir(cache).connection_json()
+
+
+def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    """Print a fixed-width table."""
+    cells = [header, *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n## {title}")
+    for n, row in enumerate(cells):
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+        if n == 0:
+            print("  " + "  ".join("-" * w for w in widths))

@@ -1,0 +1,66 @@
+"""
+What importing the operator costs a DAG file at parse time, beside importing the Airflow SDK alone.
+
+DAG processors import every DAG file often, so the operator module must not pull in the hook's
+HTTP stack eagerly, aiohttp, FastAPI or the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from typing import Any
+
+from benchmarks._support import print_table
+
+PROBE = """
+import json, sys, time
+started = time.perf_counter()
+import {module}
+elapsed = time.perf_counter() - started
+heavy = [m for m in ("fastapi", "uvicorn", "aiohttp", "airflow_crm_provider.testing") if m in sys.modules]
+print(json.dumps({{"seconds": elapsed, "modules": len(sys.modules), "heavy": heavy}}))
+"""
+RUNS = 5
+
+
+def measure(module: str) -> dict[str, Any]:
+    """Import ``module`` in fresh interpreters; return the median seconds, module count, heavy modules."""
+    results = []
+    for _ in range(RUNS):
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True
+        ).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        "seconds": statistics.median(float(r["seconds"]) for r in results),
+        "modules": results[-1]["modules"],
+        "heavy": results[-1]["heavy"],
+    }
+
+
+def main() -> None:
+    """Run and print the import-cost benchmark."""
+    baseline = measure("airflow.sdk")
+    ours = measure("airflow.sdk, airflow_crm_provider.operators.mass_update")
+    rows = [
+        ["import airflow.sdk (baseline)", f"{baseline['seconds']:.3f}", baseline["modules"], "-", ""],
+        [
+            "+ the operator",
+            f"{ours['seconds']:.3f}",
+            ours["modules"],
+            f"{float(ours['seconds']) / float(baseline['seconds']):.2f}x",
+            ", ".join(ours["heavy"]) or "none",
+        ],
+    ]
+    print_table(
+        f"Import cost at DAG parse time (median of {RUNS} fresh interpreters)",
+        ["import", "seconds", "modules loaded", "vs baseline", "heavy modules loaded"],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
