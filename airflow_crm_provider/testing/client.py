@@ -167,7 +167,7 @@ class EmulatorClient:
 
         Each is ``{"method", "path", "query", "headers", "body", "status"}``: header names lower-case
         as received, ``body`` parsed JSON, a form dict or raw text, ``status`` the answer's HTTP status
-        (None when the connection was dropped).
+        (None when the connection was dropped, or while the request is still being answered).
         """
         return list(self._call("GET", "/log"))
 

@@ -105,8 +105,14 @@ def _read_banner(log_path: Path, process: subprocess.Popen[bytes], deadline: flo
         if process.poll() is not None:
             raise RuntimeError(f"the Zoho CRM emulator exited with code {process.returncode}:\n{output}")
         time.sleep(0.05)
-    process.kill()
+    _kill(process)
     raise RuntimeError(f"the Zoho CRM emulator did not start in time; its output:\n{log_path.read_text()}")
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill a failed emulator and reap it (no zombie left behind)."""
+    process.kill()
+    process.wait()
 
 
 def start_emulator(
@@ -145,7 +151,8 @@ def start_emulator(
     client = EmulatorClient(url)
     while not client.health():
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            client.close()
+            _kill(process)
             raise RuntimeError(f"the Zoho CRM emulator at {url} does not answer:\n{log_path.read_text()}")
         time.sleep(0.05)
     return RunningEmulator(url=url, client=client, process=process, log_path=log_path)

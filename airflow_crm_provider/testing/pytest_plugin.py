@@ -73,8 +73,7 @@ def zoho_emulator(zoho_emulator_server: RunningEmulator, tmp_path: Path) -> Runn
 
 
 @pytest.fixture
-def zoho_crm_conn(zoho_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def zoho_crm_conn(zoho_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point ``zoho_crm_default`` at the emulator (through the environment) and return its conn id."""
-    connection = zoho_emulator.with_token_cache_dir(tmp_path / "tokens").connection_json()
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", connection)
+    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", zoho_emulator.connection_json())
     return CONN_ID

@@ -110,3 +110,29 @@ def test_counters_count_each_endpoint(crm: Crm, zoho_emulator: RunningEmulator) 
     assert counters["records_changed"] == 2 + 22
     assert counters["max_in_flight"] == 1
     assert counters["requests"]["POST /crm/v8/Leads/actions/mass_update"] == 2
+
+
+def test_issued_token_ttl_must_be_positive(zoho_emulator: RunningEmulator) -> None:
+    for ttl in (0, -1, True):
+        with pytest.raises(EmulatorAdminError, match="ttl must be a number of seconds > 0"):
+            zoho_emulator.client.issue_token(ttl=ttl)
+
+
+@pytest.mark.parametrize(
+    ("fields", "max_fields", "reason"),
+    [
+        ({"Rank": 5}, None, "field 'Rank' needs a data type, got 5"),
+        ({"Rank": {"mass_updatable": True}}, None, "field 'Rank' needs a data type"),
+        ({"Rank": {"type": "integer", "mass_updatable": "yes"}}, None, "must be true or false"),
+        ({"Rank": "integer"}, 0, "max_fields must be an integer >= 1, got 0"),
+    ],
+)
+def test_bad_field_definitions_are_refused_and_change_nothing(
+    zoho_emulator: RunningEmulator, fields: dict[str, object], max_fields: int | None, reason: str
+) -> None:
+    with pytest.raises(EmulatorAdminError, match=reason) as caught:
+        zoho_emulator.client.define_fields("Vendors", fields, max_fields=max_fields)
+    assert caught.value.status == 400
+    assert zoho_emulator.client.record("Vendors", "1") is None  # the module was not created
+    with pytest.raises(EmulatorAdminError, match="no module 'Vendors'"):
+        zoho_emulator.client.records("Vendors")

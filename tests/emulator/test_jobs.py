@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.testing.emulator import (
@@ -12,9 +13,13 @@ from airflow_crm_provider.testing.emulator import (
     NOT_APPROVED_ID,
     SEED_IDS,
     TERRITORY_ID,
+    admin,
 )
+from airflow_crm_provider.testing.emulator.state import EmulatorState
 
 if TYPE_CHECKING:
+    import pytest
+
     from airflow_crm_provider.testing.process import RunningEmulator
     from tests.emulator.conftest import Crm
 
@@ -165,3 +170,38 @@ def test_jobs_are_listed_by_the_admin_api(crm: Crm, zoho_emulator: RunningEmulat
     job_id = _schedule(crm, {"data": DATA, "cvid": LEADS_VIEW_ID})
     (job,) = zoho_emulator.client.jobs()
     assert (job["job_id"], job["cvid"], job["Status"]) == (job_id, LEADS_VIEW_ID, "COMPLETED")
+
+
+def test_a_view_over_50000_records_is_limit_exceeded(crm: Crm, zoho_emulator: RunningEmulator) -> None:
+    ids = [str(700000000000000000 + i) for i in range(50_001)]
+    zoho_emulator.client.seed(ids=ids, custom_views={"1000000000000000050": ids})
+    response = crm.mass_update({"data": DATA, "cvid": "1000000000000000050"})
+    assert response.status_code == 200
+    assert response.json()["data"] == [
+        {
+            "code": "LIMIT_EXCEEDED",
+            "details": {"limit": 50_000},
+            "message": "Record count exceeded",
+            "status": "error",
+        }
+    ]
+    assert zoho_emulator.client.counters()["jobs_scheduled"] == 0
+
+
+async def test_admin_job_counts_match_the_status_they_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = EmulatorState()
+    record_ids = list(SEED_IDS)
+    state.jobs.create(
+        module="Leads",
+        cvid=LEADS_VIEW_ID,
+        record_ids=record_ids,
+        values={"Lead_Status": "Contacted"},
+        over_write=False,
+        started=1000.0,
+        duration=10.0,
+        fail=False,
+    )
+    state.advance_jobs(1001.0)  # still SCHEDULED, nothing processed yet
+    monkeypatch.setattr(admin, "time", SimpleNamespace(time=lambda: 1010.0))  # the job has ended since
+    (job,) = await admin.jobs(None, state)  # type: ignore[arg-type]
+    assert (job["Status"], job["Updated_Count"], job["Not_Updated_Count"]) == ("COMPLETED", 2, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import requests
 
 from airflow_crm_provider.testing.emulator import LOCKED_ID, NOT_APPROVED_ID, SEED_IDS
 
@@ -156,3 +157,42 @@ def test_records_lock_for_a_number_of_attempts(crm: Crm, zoho_emulator: RunningE
     body = {"data": ONE_FIELD, "ids": [record_id]}
     codes = [crm.mass_update(body).json()["data"][0]["code"] for _ in range(3)]
     assert codes == ["RECORD_LOCKED", "RECORD_LOCKED", "SUCCESS"]
+
+
+@pytest.mark.parametrize(
+    ("field", "raw_value"),
+    [
+        ("No_of_Employees", "NaN"),
+        ("No_of_Employees", "Infinity"),
+        ("Annual_Revenue", "-Infinity"),
+        ("Annual_Revenue", "1" + "0" * 400),
+    ],
+)
+def test_non_finite_numbers_are_invalid_data(
+    crm: Crm, zoho_emulator: RunningEmulator, field: str, raw_value: str
+) -> None:
+    # raw JSON (requests refuses to encode NaN): Python's JSON parser accepts these literals
+    body = f'{{"data": [{{"{field}": {raw_value}}}], "ids": ["{SEED_IDS[0]}"]}}'
+    headers = {"Authorization": f"Zoho-oauthtoken {crm.token}", "Content-Type": "application/json"}
+    response = requests.post(
+        f"{crm.url}/crm/v8/Leads/actions/mass_update", data=body, headers=headers, timeout=10
+    )
+    assert response.status_code == 200
+    (entry,) = response.json()["data"]
+    assert (entry["code"], entry["details"]["api_name"]) == ("INVALID_DATA", field)
+    assert zoho_emulator.client.counters()["records_changed"] == 0
+
+
+def test_unknown_module_is_invalid_module_in_the_seed_shape(crm: Crm) -> None:
+    response = crm.mass_update({"data": ONE_FIELD, "ids": [SEED_IDS[0]]}, module="Leadz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "data": [
+            {
+                "code": "INVALID_MODULE",
+                "details": {"resource_path_index": 0},
+                "message": "The module name given seems to be invalid",
+                "status": "error",
+            }
+        ]
+    }

@@ -105,3 +105,54 @@ def test_the_emulator_exits_when_its_starter_is_killed() -> None:
     while _running(emulator_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(emulator_pid)
+
+
+def test_the_package_outside_testing_never_imports_the_emulator() -> None:
+    import airflow_crm_provider
+
+    root = Path(airflow_crm_provider.__file__).parent
+    parts = [path.relative_to(root).with_suffix("").parts for path in root.rglob("*.py")]
+    modules = sorted(
+        ".".join(("airflow_crm_provider", *(p[:-1] if p[-1] == "__init__" else p)))
+        for p in parts
+        if p[0] != "testing"
+    )
+    assert "airflow_crm_provider.hooks.zoho_crm" in modules
+    code = (
+        f"import importlib, sys\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+        "print(sorted(n for n in sys.modules if n.startswith('airflow_crm_provider.testing')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to watch the process")
+def test_the_session_fixture_stops_its_emulator(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    (tmp_path / "test_inner.py").write_text(
+        "def test_uses_the_emulator(zoho_emulator_server):\n"
+        "    assert zoho_emulator_server.client.health()\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(zoho_emulator_server.process.pid))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ZOHO_EMULATOR_URL"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"]
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # stop() waits for the process, so it is gone the moment the session has ended (no grace period)
+    assert not _running(int(pid_file.read_text()))
+
+
+def test_a_start_that_times_out_leaves_no_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    started: list[subprocess.Popen[bytes]] = []
+
+    class RecordingPopen(subprocess.Popen):  # type: ignore[type-arg]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", RecordingPopen)
+    with pytest.raises(RuntimeError, match="did not start in time"):
+        start_emulator(log_path=tmp_path / "log", startup_timeout=0)
+    (process,) = started
+    assert process.returncode is not None  # killed and reaped, not left as a zombie

@@ -108,8 +108,10 @@ async def expire_tokens(request: Request, state: EmulatorState) -> Any:
 
 async def issue_token(request: Request, state: EmulatorState) -> Any:
     """Issue a valid access token without the OAuth flow (not counted as a mint); body: ``{"ttl"}``."""
-    ttl = (await _payload(request)).get("ttl") or state.config.token_ttl
-    if not isinstance(ttl, (int, float)) or ttl <= 0:
+    ttl = (await _payload(request)).get("ttl")
+    if ttl is None:
+        ttl = state.config.token_ttl
+    if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl <= 0:
         raise AdminError(f"ttl must be a number of seconds > 0, got {ttl!r}")
     token = state.tokens.mint(None, time.time(), ttl)
     return {"access_token": token.token, "expires_at": token.expires_at}
@@ -127,13 +129,17 @@ async def seed(request: Request, state: EmulatorState) -> Any:
 async def fields(request: Request, state: EmulatorState) -> Any:
     """Define fields of a module (created if new); body: ``{"module", "fields", "max_fields"}``."""
     payload = await _payload(request)
-    module = str(payload.get("module", "Leads"))
+    module = payload.get("module", "Leads")
     specs = payload.get("fields") or {}
     max_fields = payload.get("max_fields")
-    if not isinstance(specs, dict) or (max_fields is not None and not isinstance(max_fields, int)):
-        raise AdminError(
-            "fields must map api names to a type or {type, mass_updatable}; max_fields an integer"
-        )
+    if not isinstance(module, str) or not module:
+        raise AdminError(f"module must be a module api name, got {module!r}")
+    if not isinstance(specs, dict):
+        raise AdminError(f"fields must map api names to a type or {{type, mass_updatable}}, got {specs!r}")
+    if max_fields is not None and (
+        not isinstance(max_fields, int) or isinstance(max_fields, bool) or max_fields < 1
+    ):
+        raise AdminError(f"max_fields must be an integer >= 1, got {max_fields!r}")
     target = state.store.define(module, specs, max_fields)
     return {
         name: {"type": f.data_type, "mass_updatable": f.mass_updatable} for name, f in target.fields.items()
@@ -168,8 +174,9 @@ async def counters(request: Request, state: EmulatorState) -> Any:
 
 
 async def jobs(request: Request, state: EmulatorState) -> Any:
-    """Return every job with its current status."""
+    """Return every job with its current status (counts brought up to the same instant as the status)."""
     now = time.time()
+    state.advance_jobs(now)
     return [
         {"job_id": j.job_id, "module": j.module, "cvid": j.cvid, **j.status(now)}
         for j in state.jobs.jobs.values()

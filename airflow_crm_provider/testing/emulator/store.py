@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -19,6 +20,15 @@ def zoho_time(timestamp: float) -> str:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _NUMERIC_TYPES = frozenset({"integer", "currency", "double", "decimal"})
+
+
+def _finite(value: float | str) -> float | None:
+    """Return ``value`` as a float, or None if out of range, NaN or infinite (raw JSON allows those)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 @dataclass(frozen=True)
@@ -43,11 +53,14 @@ class FieldDef:
             numeric_text = isinstance(value, str) and _NUMBER.match(value) is not None
             if isinstance(value, bool) or not (isinstance(value, (int, float)) or numeric_text):
                 return False, None
+            number = _finite(value)
+            if number is None:
+                return False, None
             if kind != "integer":
-                return True, float(value)
+                return True, number
             if isinstance(value, int):
                 return True, value
-            return float(value).is_integer(), int(float(value))
+            return (True, int(number)) if number.is_integer() else (False, None)
         if kind == "boolean":
             return isinstance(value, bool), value
         if kind == "multiselectpicklist":
@@ -123,15 +136,19 @@ def make_field(api_name: str, spec: str | dict[str, Any]) -> FieldDef:
 
     :param api_name: the field's api name.
     :param spec: the data type, or a mapping with ``type`` and optional ``mass_updatable``.
-    :raises ValueError: when the spec has no type.
+    :raises ValueError: when the spec is neither, has no type, or ``mass_updatable`` is not a bool.
     """
     if isinstance(spec, str):
         spec = {"type": spec}
-    data_type = spec.get("type")
+    data_type = spec.get("type") if isinstance(spec, dict) else None
     if not isinstance(data_type, str) or not data_type:
         raise ValueError(f"field {api_name!r} needs a data type, got {spec!r}")
-    default = data_type not in defaults.NOT_MASS_UPDATABLE_TYPES
-    return FieldDef(api_name, data_type, bool(spec.get("mass_updatable", default)))
+    mass_updatable = spec.get("mass_updatable", data_type not in defaults.NOT_MASS_UPDATABLE_TYPES)
+    if not isinstance(mass_updatable, bool):
+        raise ValueError(
+            f"mass_updatable of field {api_name!r} must be true or false, got {mass_updatable!r}"
+        )
+    return FieldDef(api_name, data_type, mass_updatable)
 
 
 class RecordStore:
@@ -161,12 +178,14 @@ class RecordStore:
         :param module: module api name.
         :param fields: api name -> data type, or ``{"type", "mass_updatable"}``.
         :param max_fields: fields allowed per mass update (default: Zoho's, 1 or 3 for Deals).
+        :raises ValueError: for a bad field spec (nothing is created or changed then).
         """
+        definitions = {name: make_field(name, spec) for name, spec in fields.items()}
         target = self.modules.get(module)
         if target is None:
             limit = defaults.MAX_FIELDS.get(module, defaults.DEFAULT_MAX_FIELDS)
             target = self.modules[module] = Module(module, {}, limit)
-        target.fields.update({name: make_field(name, spec) for name, spec in fields.items()})
+        target.fields.update(definitions)
         if max_fields is not None:
             target.max_fields = max_fields
         return target
