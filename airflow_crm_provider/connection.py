@@ -13,11 +13,12 @@ import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from urllib.parse import SplitResult
 
 #: Data centre -> (accounts server, API domain suffix).
 DATA_CENTERS: dict[str, tuple[str, str]] = {
@@ -80,16 +81,29 @@ def validate_base_url(url: str, what: str) -> str:
     :param what: the setting's name, for the error message.
     :raises ZohoConnectionConfigError: naming the setting and the problem.
     """
-    parts = urlsplit(str(url).strip())
+    text = str(url).strip()
+    if "@" in text:  # checked first: an error message must not echo credentials
+        raise ZohoConnectionConfigError(f"{what} must not carry credentials")
+    parts = urlsplit(text)
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ZohoConnectionConfigError(f"{what} must be an absolute https URL, got {parts.geturl()!r}")
+        raise ZohoConnectionConfigError(f"{what} must be an absolute https URL, got {text!r}")
+    if _port(parts) is False:
+        raise ZohoConnectionConfigError(f"{what} has an invalid port: {text!r}")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ZohoConnectionConfigError(
             f"{what} uses plain http on {parts.hostname!r}: use https (http is allowed for loopback only)"
         )
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ZohoConnectionConfigError(f"{what} must not carry credentials, a query or a fragment")
+    if parts.query or parts.fragment:
+        raise ZohoConnectionConfigError(f"{what} must not carry a query or a fragment")
     return parts.geturl().rstrip("/")
+
+
+def _port(parts: SplitResult) -> int | Literal[False] | None:
+    """Return the URL's port, ``None`` if it has none, ``False`` if it is not a valid port."""
+    try:
+        return parts.port
+    except ValueError:
+        return False
 
 
 def is_trusted_api_domain(api_domain: str | None) -> bool:
@@ -103,7 +117,7 @@ def is_trusted_api_domain(api_domain: str | None) -> bool:
     parts = urlsplit(str(api_domain))
     return (
         parts.scheme == "https"
-        and parts.port in (None, 443)
+        and _port(parts) in (None, 443)
         and not (parts.username or parts.password or parts.query or parts.fragment)
         and parts.path in ("", "/")
         and bool(_ZOHO_API_HOST_RE.match(parts.hostname or ""))
@@ -166,11 +180,17 @@ class ZohoConnectionSettings:
         Return the base URL to send a token to.
 
         A token reply's ``api_domain`` is used only for production without an ``api_url`` override,
-        and only when it is an https Zoho API domain (checked when the token is parsed).
+        and only when it is an https Zoho API domain (checked when the token is parsed, and again
+        here, since a cached token may come from a file or Redis).
 
         :param api_domain: the trusted ``api_domain`` of the current token, if any.
         """
-        if api_domain and not self.api_url_overridden and self.environment == "production":
+        if (
+            api_domain
+            and not self.api_url_overridden
+            and self.environment == "production"
+            and is_trusted_api_domain(api_domain)
+        ):
             return api_domain.rstrip("/")
         return self.api_url
 

@@ -34,6 +34,7 @@ DEFAULT_ERROR_CLASSES: dict[str, ErrorClass] = {
     "AUTHORIZATION_FAILED": ErrorClass.FAIL,
     "AUTHENTICATION_FAILURE": ErrorClass.FAIL,
     "INVALID_TOKEN": ErrorClass.FAIL,
+    "INVALID_OAUTHTOKEN": ErrorClass.FAIL,
     "LIMIT_EXCEEDED": ErrorClass.FAIL,
     "CANNOT_PERFORM_ACTION": ErrorClass.FAIL,
     # soft: the record (or view) is not in a state that can be updated now
@@ -49,7 +50,8 @@ DEFAULT_ERROR_CLASSES: dict[str, ErrorClass] = {
 }
 
 #: Codes that mean "the access token is not usable": refresh once and replay once.
-TOKEN_REJECTED_CODES = frozenset({"INVALID_TOKEN", "AUTHENTICATION_FAILURE"})
+#: (``INVALID_OAUTHTOKEN`` is how Zoho's Accounts docs name an evicted token.)
+TOKEN_REJECTED_CODES = frozenset({"INVALID_TOKEN", "INVALID_OAUTHTOKEN", "AUTHENTICATION_FAILURE"})
 
 
 def classify(code: str | None, overrides: dict[str, ErrorClass] | None = None) -> ErrorClass:

@@ -7,6 +7,8 @@ from airflow_crm_provider.auth.cache import (
     MemoryTokenCache,
     RedisTokenCache,
     TokenCache,
+    TokenCacheError,
+    TokenCacheUnavailable,
     default_cache_dir,
     open_token_cache,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "RefreshTokenSource",
     "StaticTokenSource",
     "TokenCache",
+    "TokenCacheError",
+    "TokenCacheUnavailable",
     "TokenSource",
     "default_cache_dir",
     "lifetime_seconds",

@@ -21,12 +21,20 @@ from urllib.parse import urlsplit
 
 from airflow_crm_provider.auth.token import AccessToken
 from airflow_crm_provider.connection import FILE_CACHE, MEMORY_CACHE
-from airflow_crm_provider.errors import ZohoConnectionError, ZohoCRMError
+from airflow_crm_provider.errors import ZohoCRMError, ZohoTransientError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_crm_provider.connection import ZohoConnectionSettings
+
+
+class TokenCacheError(ZohoCRMError):
+    """The token cache is not usable (directory, lock or Redis): a local problem, not a Zoho reply."""
+
+
+class TokenCacheUnavailable(TokenCacheError, ZohoTransientError):
+    """The token cache is unreachable, or its lock is held too long by another minter: may pass."""
 
 
 class TokenCache(Protocol):
@@ -63,15 +71,26 @@ class FileTokenCache:
         self._lock_timeout = lock_timeout
         self._own_dir = directory is None
 
+    @contextlib.contextmanager
+    def _os_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise TokenCacheError(
+                f"token cache directory {self._dir} is not usable ({type(exc).__name__}: {exc.strerror}): "
+                "fix its permissions or set token_cache_dir"
+            ) from None
+
     def _ensure_dir(self) -> None:
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if self._own_dir:
+        with self._os_errors():
+            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             info = os.lstat(self._dir)
-            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
-                raise ZohoCRMError(
-                    f"token cache directory {self._dir} is not a private directory of this user: "
-                    "remove it or set token_cache_dir"
-                )
+        private = stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+        if self._own_dir and not private:
+            raise TokenCacheError(
+                f"token cache directory {self._dir} is not a private directory of this user: "
+                "remove it or set token_cache_dir"
+            )
 
     def load(self) -> AccessToken | None:
         """Return the cached token, if the file exists and is readable."""
@@ -86,22 +105,24 @@ class FileTokenCache:
         """Write the token to a private temporary file and move it into place."""
         self._ensure_dir()
         tmp = self._dir / f".{self._path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(token.to_json())
-            os.replace(tmp, self._path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with self._os_errors():
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(token.to_json())
+                os.replace(tmp, self._path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold an exclusive ``flock`` on the connection's lock file."""
         self._ensure_dir()
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with self._os_errors():
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         try:
             deadline = time.monotonic() + self._lock_timeout
             while True:
@@ -110,7 +131,7 @@ class FileTokenCache:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise ZohoCRMError(
+                        raise TokenCacheUnavailable(
                             f"timed out after {self._lock_timeout:.0f}s waiting for another process "
                             f"to mint a Zoho access token (lock {self._lock_path})"
                         ) from None
@@ -179,7 +200,7 @@ class RedisTokenCache:
         try:
             yield
         except self._errors as exc:
-            raise ZohoConnectionError(f"token cache {self._where} failed: {type(exc).__name__}") from None
+            raise TokenCacheUnavailable(f"token cache {self._where} failed: {type(exc).__name__}") from None
 
     def load(self) -> AccessToken | None:
         """Return the cached token."""
@@ -201,7 +222,7 @@ class RedisTokenCache:
             )
             acquired = lock.acquire()
         if not acquired:
-            raise ZohoCRMError(
+            raise TokenCacheUnavailable(
                 f"timed out after {self._lock_timeout:.0f}s waiting for the token lock in {self._where}"
             )
         try:

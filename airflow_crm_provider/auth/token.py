@@ -71,15 +71,19 @@ def lifetime_seconds(body: dict[str, Any]) -> float:
     """
     Return a token's lifetime from ``expires_in`` (seconds), legacy ``expires_in`` (ms) or ``expires_in_sec``.
 
+    A missing, non-numeric, negative or non-finite value gives the default lifetime (one hour).
+
     :param body: the token reply.
     """
     try:
         if body.get("expires_in_sec") is not None:
-            return float(body["expires_in_sec"])
-        value = float(body.get("expires_in", DEFAULT_LIFETIME))
+            value = float(body["expires_in_sec"])
+        else:
+            value = float(body.get("expires_in", DEFAULT_LIFETIME))
+            value = value / 1000.0 if value > 86400 else value
     except (TypeError, ValueError):
         return DEFAULT_LIFETIME
-    return value / 1000.0 if value > 86400 else value
+    return value if math.isfinite(value) and value >= 0 else DEFAULT_LIFETIME
 
 
 def parse_token_reply(reply: Reply, settings: ZohoConnectionSettings) -> AccessToken:

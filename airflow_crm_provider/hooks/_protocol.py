@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 #: Codes that are credential problems (not retried, not replayed unless in TOKEN_REJECTED_CODES).
-AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH", "INVALID_OAUTHTOKEN"}
+AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH"}
 
 
 class TokenRejected(ZohoAuthError):

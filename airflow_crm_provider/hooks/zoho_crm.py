@@ -11,14 +11,20 @@ from typing import TYPE_CHECKING, Any
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_crm_provider.auth import token_source
+from airflow_crm_provider.auth import TokenCacheError, token_source
 from airflow_crm_provider.connection import (
     CONN_FIELDS,
     UI_FIELD_BEHAVIOUR,
     ZohoConnectionConfigError,
     ZohoConnectionSettings,
 )
-from airflow_crm_provider.errors import ZohoAuthError, ZohoConnectionError, ZohoCRMError
+from airflow_crm_provider.errors import (
+    ZohoAuthError,
+    ZohoConnectionError,
+    ZohoCRMError,
+    ZohoTokenThrottledError,
+    ZohoTransientError,
+)
 from airflow_crm_provider.hooks import _protocol as protocol
 from airflow_crm_provider.hooks._transport import RetryPolicy, run_async, run_sync
 
@@ -269,11 +275,12 @@ class ZohoCRMHook(HttpHook):
         from asgiref.sync import sync_to_async
 
         settings = await self.aget_settings()
-        if self._token_source is None:
-            await sync_to_async(self._tokens)()
+        # Not thread_sensitive: waiting for a mint (the throttle, another process's lock) must not
+        # hold asgiref's one shared thread, which every trigger in the triggerer needs.
+        tokens = await sync_to_async(self._tokens, thread_sensitive=False)()
 
         async def get_token(rejected: str | None) -> AccessToken:
-            return await sync_to_async(self._tokens().get)(rejected)
+            return await sync_to_async(tokens.get, thread_sensitive=False)(rejected)
 
         return await run_async(self._status_plan(settings, module, job_id), settings.timeout, get_token)
 
@@ -308,10 +315,16 @@ class ZohoCRMHook(HttpHook):
             return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
         except ZohoConnectionConfigError as exc:
             return False, f"Connection settings: {exc}"
+        except TokenCacheError as exc:
+            return False, f"Token cache: {exc.message}"
         except ZohoConnectionError as exc:
             return False, f"Cannot reach Zoho: {exc.message}"
+        except ZohoTokenThrottledError as exc:
+            return False, f"Zoho refuses to mint more access tokens for now: {exc}"
         except ZohoAuthError as exc:
             return False, f"Authentication failed: {exc}"
+        except ZohoTransientError as exc:
+            return False, f"Zoho failed or is busy, try again later: {exc}"
         except ZohoCRMError as exc:
             return False, f"Zoho refused the request: {exc}"
 

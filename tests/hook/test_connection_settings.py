@@ -155,6 +155,26 @@ def test_is_loopback(host, expected):
     assert is_loopback(host) is expected
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "htps://client:s3cret-pw@accounts.zoho.com",
+        "client:s3cret-pw@accounts.zoho.com",
+        "https://a:s3cret-pw@b",
+    ],
+)
+def test_invalid_url_errors_do_not_echo_credentials(url):
+    with pytest.raises(ZohoConnectionConfigError, match="accounts_url") as err:
+        validate_base_url(url, "accounts_url")
+    assert "s3cret-pw" not in str(err.value)
+
+
+@pytest.mark.parametrize("url", ["https://accounts.zoho.com:abc", "https://accounts.zoho.com:99999"])
+def test_invalid_port_is_a_config_error(url):
+    with pytest.raises(ZohoConnectionConfigError, match="invalid port"):
+        validate_base_url(url, "accounts_url")
+
+
 def test_validate_base_url_allows_http_on_loopback_only():
     assert validate_base_url("http://[::1]:8000/zoho/", "api_url") == "http://[::1]:8000/zoho"
     with pytest.raises(ZohoConnectionConfigError, match="api_url"):
@@ -174,6 +194,7 @@ def test_validate_base_url_allows_http_on_loopback_only():
         ("https://evil-zohoapis.com", False),
         ("https://www.zohoapis.com:8443", False),
         ("https://www.zohoapis.com/path", False),
+        ("https://www.zohoapis.com:abc", False),
         (None, False),
     ],
 )
@@ -188,6 +209,14 @@ def test_api_base_uses_api_domain_only_for_production_without_override():
     assert sandbox.api_base("https://www.zohoapis.com") == "https://sandbox.zohoapis.com"
     pinned = settings({"api_url": "http://127.0.0.1:1234"})
     assert pinned.api_base("https://www.zohoapis.com") == "http://127.0.0.1:1234"
+
+
+@pytest.mark.parametrize(
+    "domain", ["https://evil.example", "http://www.zohoapis.eu", "http://127.0.0.1:1234"]
+)
+def test_api_base_never_uses_an_untrusted_cached_api_domain(domain):
+    # a token from a shared cache (file, Redis) carries whatever api_domain was written there
+    assert settings().api_base(domain) == "https://www.zohoapis.com"
 
 
 def test_provider_info_declares_the_form():

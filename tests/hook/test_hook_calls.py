@@ -140,6 +140,34 @@ async def test_async_status_matches_sync(crm_log, make_hook, emulator):
     assert emulator.counters()["tokens_minted"] == 1
 
 
+async def test_async_token_wait_leaves_the_shared_sync_thread_free(make_hook, tmp_path, monkeypatch):
+    """A trigger waiting for a mint (throttle, another minter's lock) must not block other triggers."""
+    import asyncio
+    import threading
+
+    from asgiref.sync import sync_to_async
+
+    from airflow_crm_provider.auth import FileTokenCache
+
+    job_id = make_hook().mass_update_by_view("Leads", {"City": "Oslo"}, LEADS_VIEW_ID)
+    hook = make_hook(token_cache_dir=str(tmp_path))  # an empty cache: this hook must mint
+    hold = FileTokenCache.lock
+    waiting = threading.Event()
+
+    def lock(cache: FileTokenCache):
+        waiting.set()
+        return hold(cache)
+
+    monkeypatch.setattr(FileTokenCache, "lock", lock)
+    with hold(FileTokenCache(hook.settings.cache_key(), str(tmp_path))):  # another minter holds it
+        status = asyncio.ensure_future(hook.aget_mass_update_status("Leads", job_id))
+        assert await asyncio.to_thread(waiting.wait, 30)
+        # asgiref's shared thread (what thread_sensitive calls, e.g. connection lookups, run on)
+        assert await asyncio.wait_for(sync_to_async(lambda: "free")(), 10) == "free"
+        assert not status.done()
+    assert (await status)["job_id"] == job_id
+
+
 def test_get_records_chunks_at_100_and_returns_found_ids(crm_log, make_hook, emulator):
     generated = emulator.seed("Leads", count=230)
     ids = [*generated, "404"]

@@ -33,6 +33,7 @@ def error(code, message="m", details=None):
         (reply(error("INVALID_REQUEST_METHOD"), 400), ZohoRequestError, "INVALID_REQUEST_METHOD"),
         (reply(error("AUTHENTICATION_FAILURE"), 401), protocol.TokenRejected, "AUTHENTICATION_FAILURE"),
         (reply(error("INVALID_TOKEN"), 401), protocol.TokenRejected, "INVALID_TOKEN"),
+        (reply(error("INVALID_OAUTHTOKEN"), 401), protocol.TokenRejected, "INVALID_OAUTHTOKEN"),
         (reply("", 401), protocol.TokenRejected, None),
         (reply(error("OAUTH_SCOPE_MISMATCH"), 401), ZohoAuthError, "OAUTH_SCOPE_MISMATCH"),
         (reply(error("NO_PERMISSION"), 403), ZohoRequestError, "NO_PERMISSION"),

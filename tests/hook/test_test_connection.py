@@ -52,5 +52,30 @@ def test_mint_throttle_reason(make_hook, emulator):
     emulator.configure(mint_limit=0)
     ok, message = make_hook().test_connection()
     assert not ok
+    assert message.startswith("Zoho refuses to mint more access tokens for now")  # not bad credentials
     assert "10 access tokens per 10 minutes" in message
     assert emulator.counters()["mints_throttled"] == 1
+
+
+def test_token_cache_problems_are_not_blamed_on_zoho(make_hook, emulator, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    ok, message = make_hook(token_cache_dir=str(blocker)).test_connection()
+    assert not ok
+    assert message.startswith(f"Token cache: token cache directory {blocker} is not usable")
+    pytest.importorskip("redis")
+    ok, message = make_hook(token_cache=f"redis://127.0.0.1:{closed_loopback_port()}/0").test_connection()
+    assert not ok
+    assert message.startswith("Token cache: token cache redis at 127.0.0.1:")
+    assert emulator.log() == []
+
+
+@pytest.mark.parametrize(("fault", "status"), [("burst_5xx", "[HTTP 500]"), ("burst_429", "[HTTP 429]")])
+def test_busy_or_failing_zoho_is_not_a_refusal(make_hook, emulator, fault, status):
+    hook = make_hook()
+    hook._tokens().get()  # mint first: the fault hits the probe's GET
+    emulator.configure(**{fault: 1})
+    ok, message = hook.test_connection()
+    assert not ok
+    assert message.startswith("Zoho failed or is busy, try again later")
+    assert status in message

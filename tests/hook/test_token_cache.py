@@ -13,6 +13,8 @@ from airflow_crm_provider.auth import (
     FileTokenCache,
     MemoryTokenCache,
     RedisTokenCache,
+    TokenCacheError,
+    TokenCacheUnavailable,
     lifetime_seconds,
     parse_token_reply,
 )
@@ -22,6 +24,7 @@ from airflow_crm_provider.errors import (
     ZohoRateLimitError,
     ZohoServerError,
     ZohoTokenThrottledError,
+    ZohoTransientError,
 )
 from airflow_crm_provider.hooks._transport import Reply
 
@@ -48,6 +51,10 @@ def reply(body, status=200, headers=None) -> Reply:
         ({"expires_in_sec": 120}, 120),
         ({}, 3600),
         ({"expires_in": "soon"}, 3600),
+        ({"expires_in": "nan"}, 3600),
+        ({"expires_in_sec": "inf"}, 3600),
+        ({"expires_in": -5}, 3600),
+        ({"expires_in": 0}, 0),
     ],
 )
 def test_lifetime_units(body, seconds):
@@ -65,6 +72,13 @@ def test_parse_token_reply_refreshes_ahead_of_expiry():
     assert before + 3300 - 1 <= token.expires_at <= time.time() + 3300
     short = parse_token_reply(reply({"access_token": "x", "expires_in": 8}), SETTINGS)
     assert 5 <= short.expires_at - before <= 6.1  # a quarter of a short lifetime, not 5 minutes
+
+
+def test_api_domain_with_a_bad_port_is_dropped_not_a_crash():
+    token = parse_token_reply(
+        reply({"access_token": "t", "expires_in": 3600, "api_domain": "https://www.zohoapis.com:x"}), SETTINGS
+    )
+    assert token.api_domain is None
 
 
 def test_untrusted_api_domain_is_dropped(caplog):
@@ -138,8 +152,18 @@ def test_file_cache_refuses_a_foreign_default_dir(tmp_path, monkeypatch):
     shared.mkdir()
     os.chmod(shared, 0o757)  # noqa: S103 - others may write: not private
     monkeypatch.setattr(cache_module, "default_cache_dir", lambda: shared)
-    with pytest.raises(Exception, match="not a private directory"):
+    with pytest.raises(TokenCacheError, match="not a private directory") as err:
         FileTokenCache("k").store(AccessToken("t", time.time() + 60))
+    assert not isinstance(err.value, ZohoTransientError)  # a setup problem: retrying cannot help
+
+
+def test_file_cache_directory_that_cannot_be_created_is_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cache = FileTokenCache("k", str(blocker / "cache"))
+    for action in (lambda: cache.store(AccessToken("t", time.time() + 60)), lambda: cache.lock().__enter__()):
+        with pytest.raises(TokenCacheError, match=f"token cache directory {blocker / 'cache'} is not usable"):
+            action()
 
 
 def _hold_lock(directory: str, started, release) -> None:
@@ -157,8 +181,10 @@ def test_file_lock_excludes_other_processes(tmp_path):
     try:
         assert started.wait(30)
         waiting = FileTokenCache("k", str(tmp_path), lock_timeout=0.2)
-        with pytest.raises(Exception, match="waiting for another process"), waiting.lock():
+        # another minter holding the lock may pass: transient (task retries apply), not a request error
+        with pytest.raises(TokenCacheUnavailable, match="waiting for another process") as err, waiting.lock():
             pass
+        assert isinstance(err.value, ZohoTransientError)
     finally:
         release.set()
         holder.join(30)
@@ -199,18 +225,19 @@ def test_redis_cache(redis_url):
     )
     with cache.lock():
         other = RedisTokenCache(redis_url, key, lock_timeout=0.2)
-        with pytest.raises(Exception, match="waiting for the token lock"), other.lock():
+        with pytest.raises(TokenCacheUnavailable, match="waiting for the token lock") as err, other.lock():
             pass
+        assert isinstance(err.value, ZohoTransientError)
     with cache.lock():
         pass
 
 
-def test_redis_cache_unreachable_is_a_connection_error():
+def test_redis_cache_unreachable_is_transient():
     pytest.importorskip("redis")
-    from airflow_crm_provider.errors import ZohoConnectionError
 
     cache = RedisTokenCache("redis://:sekrit-pass@127.0.0.1:1/0", "k")
-    with pytest.raises(ZohoConnectionError) as err:
+    with pytest.raises(TokenCacheUnavailable) as err:
         cache.load()
+    assert isinstance(err.value, ZohoTransientError)
     assert "127.0.0.1:1" in str(err.value)
     assert "sekrit-pass" not in str(err.value)
