@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from airflow_crm_provider.errors import ErrorClass, classify
+from airflow_crm_provider.errors import ErrorClass, ZohoTokenThrottledError, ZohoTransientError, classify
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +41,9 @@ _RECORD_OUTCOME: dict[ErrorClass, str] = {
     ErrorClass.RETRY: "skipped",
     ErrorClass.IGNORE: "ignored",
 }
+#: Errors a task retry may overcome (still failing after the hook's own retries, or the token-mint
+#: throttle not yet over): they end the task as retryable so Airflow ``retries`` apply.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)
 #: How many failed records the log lists with Zoho's messages.
 LOG_FAILURES = 5
 

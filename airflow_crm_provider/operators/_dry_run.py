@@ -9,10 +9,19 @@ unless reading fails. Every ending goes through :func:`~airflow_crm_provider.res
 from __future__ import annotations
 
 import logging
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.errors import ZohoCRMError, ZohoTransientError
-from airflow_crm_provider.results import NOT_SENT, Decision, RecordResult, Summary, conclude, summarize
+from airflow_crm_provider.errors import ZohoCRMError
+from airflow_crm_provider.results import (
+    NOT_SENT,
+    RETRYABLE_ERRORS,
+    Decision,
+    RecordResult,
+    Summary,
+    conclude,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -42,7 +51,8 @@ def _same(current: Any, new: Any, over_write: bool) -> bool:
     Tell whether a field already holds what the mass update would set.
 
     Lists are multi-select picklists: with ``over_write`` the sets must match, else (append) every new
-    value must already be there. Scalars compare equal, or as text (``1000`` vs ``"1000"``).
+    value must already be there. A numeric field compares as numbers (``1000.0`` holds ``"1000"``), a
+    text field compares as text; booleans equal booleans only.
 
     :param current: the record's value.
     :param new: the value the mass update sets.
@@ -53,16 +63,24 @@ def _same(current: Any, new: Any, over_write: bool) -> bool:
         have_keys = {_key(v) for v in have}
         new_keys = {_key(v) for v in new}
         return have_keys == new_keys if over_write else new_keys <= have_keys
-    if current == new:
-        return True
-    scalars = (str, int, float)
-    return (
-        isinstance(current, scalars)
-        and isinstance(new, scalars)
-        and not isinstance(current, bool)
-        and not isinstance(new, bool)
-        and str(current) == str(new)
-    )
+    if isinstance(current, bool) or isinstance(new, bool):
+        return type(current) is type(new) and current == new  # True is not 1
+    if isinstance(current, (int, float)) and isinstance(new, (int, float, str)):
+        # a numeric field: Zoho reads the new value as a number (1000.0 holds "1000", 1000)
+        number = _number(current)
+        return number is not None and number == _number(new)
+    if isinstance(current, str) and isinstance(new, (int, float)):
+        return current == str(new)  # a text field stores the number's text
+    return bool(current == new)
+
+
+def _number(value: float | str) -> Decimal | None:
+    """Return a number (or numeric text) as an exact decimal, or ``None`` if it is not one."""
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
 def _key(value: Any) -> str:
@@ -177,6 +195,6 @@ def run_dry_run(
         return conclude(context, summary, records, Decision("success", reason), push=push)
     text = error.describe() if isinstance(error, ZohoCRMError) else f"{type(error).__name__}: {error}"
     decision = Decision("failed", f"dry run could not read the records: {text}")
-    if isinstance(error, ZohoCRMError) and not isinstance(error, ZohoTransientError):
+    if isinstance(error, ZohoCRMError) and not isinstance(error, RETRYABLE_ERRORS):
         return conclude(context, summary, records, decision, push=push)
     return conclude(context, summary, records, decision, push=push, retryable=error)

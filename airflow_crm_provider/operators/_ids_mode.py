@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING
 from airflow_crm_provider.errors import (
     ErrorClass,
     ZohoCRMError,
-    ZohoTokenThrottledError,
     ZohoTransientError,
     classify,
 )
-from airflow_crm_provider.results import NO_RESULT, NOT_SENT, SUCCESS, error_entry
+from airflow_crm_provider.results import NO_RESULT, NOT_SENT, RETRYABLE_ERRORS, SUCCESS, error_entry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -180,27 +179,45 @@ def _send_chunks(
     done = 0
     stop = False
     workers = min(plan.max_concurrency, len(to_send))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-mass-update") as pool:
-        running: dict[Future[list[ZohoEntry]], list[str]] = {}
-        while running or (queue and not stop):
-            # submit lazily: once the run stops, only calls already in flight are still made
-            while queue and not stop and len(running) < plan.max_concurrency:
-                chunk = queue.pop()
-                running[pool.submit(send, chunk)] = chunk
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                chunk = running.pop(future)
-                run.calls += 1
-                done += 1
-                try:
-                    got = future.result()
-                except Exception as err:
-                    stop = _on_error(err, round_no, chunk, ledger, policy, run) or stop
-                    continue
-                entries = _align(chunk, got)
-                _merge(run, chunk, entries)
-                ledger.put(round_no, chunk, entries)
-                log.info("Round %d: chunk %d of %d sent (%d ids)", round_no, done, len(to_send), len(chunk))
+    running: dict[Future[list[ZohoEntry]], list[str]] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoho-mass-update") as pool:
+            while running or (queue and not stop):
+                # submit lazily: once the run stops, only calls already in flight are still made
+                while queue and not stop and len(running) < plan.max_concurrency:
+                    chunk = queue.pop()
+                    running[pool.submit(send, chunk)] = chunk
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    chunk = running.pop(future)
+                    run.calls += 1
+                    done += 1
+                    try:
+                        got = future.result()
+                    except Exception as err:
+                        final = round_no == plan.locked_retries
+                        stop = _on_error(err, round_no, chunk, ledger, policy, run, final=final) or stop
+                        continue
+                    entries = _align(chunk, got)
+                    _merge(run, chunk, entries)
+                    ledger.put(round_no, chunk, entries)
+                    log.info(
+                        "Round %d: chunk %d of %d sent (%d ids)", round_no, done, len(to_send), len(chunk)
+                    )
+    except BaseException:
+        # the task is being stopped (execution_timeout, SIGTERM): leaving the pool waited for the calls
+        # in flight, so keep those Zoho applied, or a retry would send them a second time
+        _keep_finished(running, round_no, ledger)
+        raise
+
+
+def _keep_finished(
+    running: Mapping[Future[list[ZohoEntry]], list[str]], round_no: int, ledger: ChunkLedger
+) -> None:
+    """Record the chunks whose calls completed but were not collected before the run was stopped."""
+    for future, chunk in running.items():
+        if future.done() and not future.cancelled() and future.exception() is None:
+            ledger.put(round_no, chunk, _align(chunk, future.result()))
 
 
 def _on_error(
@@ -210,10 +227,27 @@ def _on_error(
     ledger: ChunkLedger,
     policy: dict[str, ErrorClass],
     run: IdsRun,
+    *,
+    final: bool,
 ) -> bool:
-    """Record a failed call; return whether the run must stop sending."""
-    if isinstance(err, ZohoCRMError) and not isinstance(err, (ZohoTransientError, ZohoTokenThrottledError)):
+    """
+    Record a failed call; return whether the run must stop sending.
+
+    A request-level rejection is classed by the error policy; one of class ``retry`` is re-sent in the
+    next round, and once the re-sends are used up (``final``) it stops the run like a transient error,
+    so Airflow ``retries`` apply (as in job mode).
+    """
+    if isinstance(err, ZohoCRMError) and not isinstance(err, RETRYABLE_ERRORS):
         cls = classify(err.code, policy)
+        if cls is ErrorClass.RETRY and final:
+            err = ZohoTransientError(
+                f"Zoho still rejected the request after the in-task re-sends ({err.describe()}); "
+                "error_policy says retry, so Airflow retries apply",
+                code=err.code,
+                details=err.details,
+                http_status=err.http_status,
+            )
+            return _stop(err, chunk, run)
         entries = [error_entry(i, err.code or "UNKNOWN", err.message, err.details) for i in chunk]
         _merge(run, chunk, entries)
         if cls is ErrorClass.FAIL:
@@ -225,6 +259,11 @@ def _on_error(
         )
         ledger.put(round_no, chunk, entries)
         return False
+    return _stop(err, chunk, run)
+
+
+def _stop(err: Exception, chunk: list[str], run: IdsRun) -> bool:
+    """Stop the run on an error a task retry may overcome; the chunk's ids count as not applied."""
     message = f"not applied: the call failed after the hook's retries ({err}); a task retry re-sends it"
     _merge(run, chunk, [error_entry(i, NOT_SENT, message) for i in chunk])
     log.error("A mass update call failed after the hook's retries, stopping: %s", err)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -130,6 +131,27 @@ def parse_ids(value: Any) -> ParsedIds:
     return ParsedIds(ids=list(counts), duplicates=[i for i, n in counts.items() if n > 1])
 
 
+def requested_ids(value: Any) -> list[str]:
+    """
+    Return what ``ids`` asked for, even when it is not valid, for the ``records`` of a refused run.
+
+    Valid ids come back as :func:`parse_ids` gives them; otherwise each text or number item is kept as
+    text (unique, in input order), so every id the user asked for still gets a record.
+
+    :param value: the rendered ``ids`` argument.
+    """
+    try:
+        return parse_ids(value).ids
+    except InputError:
+        pass
+    try:
+        items = _id_items(value)
+    except InputError:
+        return []
+    text = [str(i).strip() for i in items if isinstance(i, (str, int)) and not isinstance(i, bool)]
+    return list(dict.fromkeys(t for t in text if t))
+
+
 def parse_data(value: Any) -> dict[str, Any]:
     """
     Check ``data``: a non-empty mapping of field API names to JSON-serialisable values.
@@ -219,7 +241,7 @@ def check_seconds(name: str, value: Any) -> float:
     :param value: the value.
     :raises InputError: if it is not a non-negative number.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise InputError(f"{name} must be a non-negative number of seconds, got {value!r}")
     return float(value)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,13 @@ class ViewTarget:
     include_child: bool = False
 
 
+def is_unset(value: Any) -> bool:
+    """Tell whether a rendered ``cvid``/``territory_id`` means "not given" (``None``, blank, "None")."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null"))
+
+
 def _view_id(name: str, value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+    if is_unset(value):
         return None
     text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
     if not text.isdigit():
@@ -76,6 +82,11 @@ def check_view_target(
     return ViewTarget(view, territory, bool(include_child) and territory is not None)
 
 
+def _positive(value: Any) -> bool:
+    """Tell whether ``value`` is a finite number of seconds above zero (NaN and infinity are not)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
+
+
 def check_timing(poll_interval: Any, timeout: Any) -> tuple[float, float | None]:
     """
     Check ``poll_interval`` (seconds > 0) and ``timeout`` (seconds > 0, a ``timedelta`` or ``None``).
@@ -84,13 +95,11 @@ def check_timing(poll_interval: Any, timeout: Any) -> tuple[float, float | None]
     :param timeout: how long to wait for the job, or ``None`` for as long as it runs.
     :raises InputError: naming the bad value.
     """
-    if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)) or poll_interval <= 0:
+    if not _positive(poll_interval):
         raise InputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
     if isinstance(timeout, timedelta):
         timeout = timeout.total_seconds()
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-    ):
+    if timeout is not None and not _positive(timeout):
         raise InputError(
             f"timeout must be a positive number of seconds, a timedelta or None, got {timeout!r}"
         )

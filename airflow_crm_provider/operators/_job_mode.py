@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
 from airflow_crm_provider.errors import ErrorClass, ZohoCRMError, ZohoTransientError, classify
 from airflow_crm_provider.operators._job_state import JobState, JobTracker, job_state
-from airflow_crm_provider.results import Decision, Summary, conclude, decide, summarize
+from airflow_crm_provider.results import RETRYABLE_ERRORS, Decision, Summary, conclude, decide, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -88,7 +88,7 @@ def _conclude_rejection(context: Context, settings: JobSettings, exc: ZohoCRMErr
     summary = job_summary(settings, None, None)
     klass = classify(exc.code, dict(settings.overrides))
     where = _where(settings)
-    if isinstance(exc, ZohoTransientError):
+    if isinstance(exc, RETRYABLE_ERRORS):
         return conclude(
             context, summary, [], Decision("failed", exc.describe()), push=settings.push, retryable=exc
         )
@@ -131,8 +131,8 @@ def _resume(hook: ZohoCRMHook, settings: JobSettings, tracker: JobTracker) -> tu
         return None
     try:
         job = hook.get_mass_update_status(settings.module, job_id)
-    except ZohoTransientError:
-        raise
+    except RETRYABLE_ERRORS:
+        raise  # the job may well exist: never schedule a second one over a passing failure
     except ZohoCRMError as err:
         log.warning("Job %s of an earlier try cannot be read (%s); scheduling a new job", job_id, err)
         return None
@@ -309,7 +309,7 @@ def _conclude_poll_error(
 ) -> Summary:
     """End the task after reading the job's status failed (transient: Airflow retries apply)."""
     summary = job_summary(settings, job_id, job)
-    if isinstance(exc, ZohoTransientError):
+    if isinstance(exc, RETRYABLE_ERRORS):
         if not AIRFLOW_V_3_3_PLUS:
             log.warning(
                 "Airflow < 3.3: a retry of this task schedules a new job instead of resuming %s", job_id

@@ -98,7 +98,14 @@ class ChunkLedger:
         if not isinstance(stored, dict) or not isinstance(stored.get("entries"), list):
             return None
         self._keys.add(key)
-        return [_unpack(row) for row in stored["entries"]]
+        try:
+            entries = [_unpack(row) for row in stored["entries"]]
+        except (TypeError, ValueError):
+            entries = []
+        if [e["id"] for e in entries] != list(ids):  # not this chunk's results: send it instead
+            log.warning("task_state_store key %s does not hold this chunk's results; ignoring it", key)
+            return None
+        return entries
 
     def put(self, round_no: int, ids: Sequence[str], entries: Sequence[ZohoEntry]) -> None:
         """

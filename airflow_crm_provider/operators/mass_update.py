@@ -16,13 +16,14 @@ from airflow_crm_provider.operators._inputs import (
     CheckedInputs,
     InputError,
     check_inputs,
-    parse_ids,
+    requested_ids,
 )
 from airflow_crm_provider.operators._job_inputs import (
     JobSettings,
     ViewTarget,
     check_timing,
     check_view_target,
+    is_unset,
 )
 from airflow_crm_provider.operators._job_mode import complete_job, run_job
 from airflow_crm_provider.operators._ledger import ChunkLedger
@@ -177,7 +178,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
 
     def _mode(self) -> Mode:
         """Return the summary's ``mode`` from the arguments, before or without validation."""
-        if self.cvid not in (None, ""):
+        if not is_unset(self.cvid):
             return "job"
         return "dry_run" if self.is_dry_run else "ids"
 
@@ -295,10 +296,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
     ) -> Summary:
         """End the task as failed before any mass update call, still pushing both XComs."""
         if ids is None:
-            try:
-                ids = parse_ids(self.ids).ids
-            except InputError:
-                ids = []
+            ids = requested_ids(self.ids)
         records = build_records(ids, {}, missing_message=f"not sent: {reason}")
         summary = summarize(str(self.module), self._mode(), records)
         decision = Decision("failed", reason)

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_crm_provider.errors import ZohoCRMError, ZohoTransientError
+from airflow_crm_provider.errors import ZohoCRMError
 from airflow_crm_provider.operators._job_state import JobState, job_state
+from airflow_crm_provider.results import RETRYABLE_ERRORS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -114,7 +115,7 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
                 job,
                 f"reading the status of mass update job {self.job_id} failed: {exc.describe()}",
                 code=exc.code,
-                retryable=isinstance(exc, ZohoTransientError),
+                retryable=isinstance(exc, RETRYABLE_ERRORS),
             )
         except Exception as exc:
             self.log.exception("Polling mass update job %s failed", self.job_id)

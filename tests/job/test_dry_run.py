@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoServerError
+from airflow_crm_provider.errors import ZohoServerError, ZohoTokenThrottledError
 from airflow_crm_provider.hooks import _transport
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.operators._compat import AirflowFailException
@@ -71,6 +71,18 @@ def test_multi_select_append_and_replace(zoho_emulator, hook):
     assert (append["unchanged"], replace["would_update"]) == (1, 1)
 
 
+def test_numeric_field_read_back_as_a_float_matches_templated_text(zoho_emulator, hook):
+    client = zoho_emulator.client
+    (lead,) = client.seed(count=1)
+    hook.mass_update("Leads", {"Annual_Revenue": 1000}, ids=[lead])
+    assert client.records("Leads")[lead]["Annual_Revenue"] == 1000.0  # currency comes back as a float
+
+    same = run_dry_run(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000"}, ids=[lead])
+    other = run_dry_run(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000.5"}, ids=[lead])
+
+    assert (same["unchanged"], other["would_update"]) == (1, 1)
+
+
 def test_reads_in_chunks_of_100(zoho_emulator, hook):
     client = zoho_emulator.client
     ids = client.seed(count=150)
@@ -129,3 +141,16 @@ def test_transient_failure_mid_read_is_retryable_and_keeps_what_was_read(
     assert {r["code"] for r in records[100:]} == {NOT_SENT}
     assert context["ti"].pushed["return_value"]["outcome"] == "failed"
     assert client.counters()["records_changed"] == 0
+
+
+def test_token_mint_throttle_is_retryable(zoho_emulator, hook, monkeypatch):
+    ids = zoho_emulator.client.seed(count=2)
+
+    def throttled(module, ids, fields):
+        raise ZohoTokenThrottledError("Access Denied: too many requests continuously")
+
+    monkeypatch.setattr(hook, "get_records", throttled)
+    context = make_context()
+    with pytest.raises(ZohoTokenThrottledError):  # not AirflowFailException: Airflow retries apply
+        run_dry_run(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
+    assert [r["code"] for r in context["ti"].pushed["records"]] == [NOT_SENT, NOT_SENT]

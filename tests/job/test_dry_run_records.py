@@ -15,6 +15,15 @@ from airflow_crm_provider.operators._dry_run import dry_run_record
         (1000, "1000", False, "unchanged"),
         (1000, 1001, False, "would_update"),
         (True, "True", False, "would_update"),
+        (True, 1, False, "would_update"),  # a boolean field holds booleans only
+        (0, False, False, "would_update"),
+        (1000.0, "1000", False, "unchanged"),  # currency reads back as a float; templates give text
+        (1000.0, 1000, False, "unchanged"),
+        (1000.5, "1000.50", False, "unchanged"),
+        (1000.5, "1000.4", False, "would_update"),
+        (1000, "n/a", False, "would_update"),
+        ("007", 7, False, "would_update"),  # a text field compares as text
+        ("7", 7, False, "unchanged"),
         (["a", "b"], ["a"], False, "unchanged"),  # multi-select append: already there
         (["a", "b"], ["a"], True, "would_update"),  # replace: b would go
         (["b", "a"], ["a", "b"], True, "unchanged"),

@@ -73,6 +73,11 @@ def test_timing():
         check_timing(1, -3)
     with pytest.raises(InputError, match="timeout"):
         check_timing(1, "soon")
+    for bad in (float("nan"), float("inf")):  # sleep(nan) crashes; an infinite deadline is not JSON
+        with pytest.raises(InputError, match="poll_interval"):
+            check_timing(bad, None)
+        with pytest.raises(InputError, match="timeout"):
+            check_timing(1, bad)
 
 
 def test_fingerprint_covers_what_the_job_writes():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoTransientError
+from airflow_crm_provider.errors import ZohoTokenThrottledError, ZohoTransientError
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.operators._compat import AirflowFailException, AirflowSkipException
 from airflow_crm_provider.operators._job_inputs import JobSettings, ViewTarget
@@ -229,3 +229,21 @@ def test_without_a_store_a_retry_schedules_again(emulator, hook):
         run_job(make_context(), settings(), hook, sleep=crash)
     with pytest.raises(AirflowSkipException, match="already running"):
         run_job(make_context(), settings(), hook)
+
+
+def test_a_throttled_resume_never_schedules_a_second_job(emulator, zoho_crm_conn):
+    emulator.configure(job_duration=30)
+    store = FakeTaskStateStore()
+    with pytest.raises(WorkerCrash):
+        run_job(make_context(store), settings(), SpyHook(zoho_crm_conn, max_attempts=1), sleep=crash)
+
+    class Throttled(SpyHook):
+        def get_mass_update_status(self, module, job_id):
+            raise ZohoTokenThrottledError("Access Denied: too many requests continuously")
+
+    retry = make_context(store)
+    with pytest.raises(ZohoTokenThrottledError):  # retryable: the next try resumes the job
+        run_job(retry, settings(), Throttled(zoho_crm_conn, max_attempts=1))
+    assert emulator.counters()["jobs_scheduled"] == 1
+    assert STATE_KEY in store.rows
+    assert retry["ti"].pushed["return_value"]["outcome"] == "failed"

@@ -185,3 +185,12 @@ def test_dry_run_with_no_ids_skips(emulator):
     assert out.state == "skipped"
     assert out.summary["mode"] == "dry_run"
     assert crm_log(emulator) == []
+
+
+@pytest.mark.parametrize("cvid", ["None", " ", "null"])
+def test_cvid_rendering_to_nothing_is_ids_mode_in_every_summary(emulator, cvid):
+    empty = run_task(LeadsMassUpdateOperator(task_id="t", data={"Rating": "Hot"}, ids="[]", cvid=cvid))
+    refused = run_task(LeadsMassUpdateOperator(task_id="t", data={}, ids=["1"], cvid=cvid))
+    assert (empty.state, empty.summary["mode"]) == ("skipped", "ids")
+    assert (refused.state, refused.summary["mode"]) == ("failed", "ids")
+    assert crm_log(emulator) == []

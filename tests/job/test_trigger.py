@@ -9,7 +9,7 @@ from importlib import import_module
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoTransientError
+from airflow_crm_provider.errors import ZohoTokenThrottledError, ZohoTransientError
 from airflow_crm_provider.hooks import _transport
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.operators._compat import AirflowFailException
@@ -239,3 +239,12 @@ def test_execute_complete_success_event_judges_counts():
         complete_job(context, job_settings(policy=OutcomePolicy()), event)
     summary = complete_job(make_context(), job_settings(), event)
     assert (summary["updated"], summary["failed"], summary["outcome"]) == (3, 1, "success")
+
+
+async def test_token_mint_throttle_is_a_retryable_error_event(zoho_crm_conn, monkeypatch):
+    async def throttled(self, module, job_id):
+        raise ZohoTokenThrottledError("Access Denied: too many requests continuously", code="Access Denied")
+
+    monkeypatch.setattr(ZohoCRMHook, "aget_mass_update_status", throttled)
+    event = await first_event(trigger_for("1"))
+    assert (event["status"], event["retryable"]) == ("error", True)  # as in ids mode: Airflow retries apply

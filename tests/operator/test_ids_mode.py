@@ -165,7 +165,6 @@ def test_request_level_error_softened_by_policy_continues():
 )
 def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error):
     sent = []
-    gate = threading.Event()
 
     def send(chunk):
         sent.append(chunk)
@@ -176,7 +175,6 @@ def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error):
     store = FakeTaskStateStore()
     ids = [str(i) for i in range(1, 9)]
     run = run_ids_mode(send, ids, IdsPlan(batch_size=2, max_concurrency=1), ledger(store))
-    gate.set()
     assert run.stop_error is error
     assert run.request_error is None
     assert run.entries["1"]["code"] == "SUCCESS"
@@ -280,3 +278,55 @@ def test_ledger_from_context_uses_the_store_and_keys_cover_inputs():
     assert a.get(0, ["1"]) == [{**ok("1"), "message": "record updated (in an earlier try)"}]
     assert b.get(0, ["1"]) is None  # over_write differs: not the same write
     assert a.get(1, ["1"]) is None  # another round
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"entries": [["2", "success", "SUCCESS", "record updated", {}]]},  # another chunk's ids
+        {"entries": [["1", "success"]]},  # malformed rows
+        {"entries": [["1", "success", "SUCCESS", "record updated", {}]] * 2},  # too many rows
+    ],
+)
+def test_ledger_rows_that_do_not_match_the_chunk_are_not_reused(stored):
+    store = FakeTaskStateStore()
+    book = ChunkLedger(store, "run")
+    book.put(0, ["1"], [ok("1")])
+    (key,) = store.rows
+    store.set(key, stored)
+    zoho = FakeZoho()
+    run = run_ids_mode(zoho, ["1"], IdsPlan(), ChunkLedger(store, "run"))
+    assert zoho.calls == [["1"]]  # sent, not taken from rows that are not its results
+    assert run.entries["1"]["message"] == "record updated"
+
+
+class TaskTimeout(BaseException):
+    """Like ``AirflowTaskTimeout``: raised in the task's main thread while calls are in flight."""
+
+
+def test_calls_in_flight_when_the_task_is_stopped_are_kept_for_the_retry(monkeypatch):
+    from airflow_crm_provider.operators import _ids_mode
+
+    store = FakeTaskStateStore()
+    real_wait = _ids_mode.wait
+    waits = []
+
+    def interrupted(futures, return_when):
+        waits.append(1)
+        if len(waits) == 2:  # chunks in flight: let them reach Zoho, then stop the task
+            real_wait(futures)
+            raise TaskTimeout
+        return real_wait(futures, return_when=return_when)
+
+    monkeypatch.setattr(_ids_mode, "wait", interrupted)
+    ids = [str(i) for i in range(1, 7)]
+    first = FakeZoho(latency=0.05)
+    with pytest.raises(TaskTimeout):
+        run_ids_mode(first, ids, IdsPlan(batch_size=2, max_concurrency=2), ledger(store))
+    assert len(first.calls) == 3  # two chunks, then the third submitted after the first returned
+    monkeypatch.setattr(_ids_mode, "wait", real_wait)
+
+    retry = FakeZoho()
+    run = run_ids_mode(retry, ids, IdsPlan(batch_size=2, max_concurrency=2), ledger(store))
+    assert retry.calls == []  # every chunk Zoho applied is known: none is sent twice
+    assert run.resumed == 6

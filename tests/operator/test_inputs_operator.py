@@ -91,6 +91,15 @@ def test_invalid_ids_fail_before_any_request(zoho_crm_conn, emulator, ids, shown
     assert out.summary["outcome"] == "failed"
 
 
+def test_invalid_ids_still_get_one_record_each(zoho_crm_conn, emulator):
+    out = run_task(leads_op(ids=[OK_1, "abc", OK_1, 3.5, "12x"]))
+    assert out.state == "failed"
+    assert [r["id"] for r in out.records] == [OK_1, "abc", "12x"]  # what could be named, once each
+    assert {(r["code"], r["outcome"]) for r in out.records} == {("NOT_SENT", "failed")}
+    assert "ids must be numeric Zoho record ids" in out.records[0]["message"]
+    assert out.summary["requested"] == 3
+
+
 @pytest.mark.parametrize("ids", [None, "", "[]", "None", [], "{{ params.none }}"])
 def test_empty_ids_skip_without_requests(zoho_crm_conn, emulator, ids):
     op = render(leads_op(ids=ids), params={"none": None})

@@ -67,6 +67,22 @@ def test_policy_can_soften_a_request_level_code(zoho_crm_conn, emulator):
     assert out.records[0]["details"] == {"api_name": "Email"}
 
 
+def test_request_level_retry_class_still_failing_is_a_retryable_task_failure(zoho_crm_conn, emulator):
+    op = leads_op(
+        ids=[OK_1, OK_2],
+        data={"Email": "x@example.com"},  # Zoho rejects the whole request: INVALID_DATA, api_name Email
+        error_policy={"INVALID_DATA": "retry"},
+        locked_retries=1,
+    )
+    out = run_task(op)
+
+    assert len(crm_requests(emulator)) == 2  # sent, re-sent once, then left to Airflow's retries
+    assert out.state == "up_for_retry"
+    assert "INVALID_DATA" in str(out.error)
+    assert out.summary["outcome"] == "failed"
+    assert [(r["code"], r["outcome"]) for r in out.records] == [("NOT_SENT", "failed")] * 2
+
+
 def test_locked_records_can_be_escalated_to_fail(zoho_crm_conn, emulator):
     out = run_task(leads_op(ids=[OK_1, LOCKED], error_policy={"RECORD_LOCKED": "fail"}))
     assert out.state == "failed"
@@ -129,6 +145,8 @@ def test_bad_error_policy_is_invalid_input(zoho_crm_conn, emulator):
         ({"max_skipped_ratio": 1.5}, "max_skipped_ratio must be a number between 0 and 1"),
         ({"locked_retries": -1}, "locked_retries"),
         ({"locked_retry_delay": -1}, "locked_retry_delay"),
+        ({"locked_retry_delay": float("nan")}, "locked_retry_delay"),  # sleep(nan) would crash mid-run
+        ({"locked_retry_delay": float("inf")}, "locked_retry_delay"),
     ],
 )
 def test_bad_settings_are_invalid_input(zoho_crm_conn, emulator, kwargs, match):
