@@ -93,6 +93,8 @@ with DAG(
         data=PROFILE,
         ids="{{ ti.xcom_pull(task_ids='select_leads') }}",
         max_skipped_ratio=0.5,  # soft-fail (skip) when more than half the leads could not be updated
+        locked_retries=2,  # RECORD_LOCKED (e.g. Zia processing): re-send twice, about 3 s then 6 s later
+        locked_retry_delay=3.0,
         pool="zoho_crm",
         pool_slots=4,  # max_concurrency defaults to 4
     )
