@@ -109,6 +109,19 @@ class ZohoCRMError(Exception):
         self.http_status = http_status
         super().__init__(self.describe())
 
+    def as_retryable(self, what: str) -> ZohoTransientError:
+        """
+        Return a transient copy of this rejection, for codes that ``error_policy`` classes as retry.
+
+        :param what: what did not happen, e.g. ``"Zoho still rejected the request"``.
+        """
+        return ZohoTransientError(
+            f"{what} ({self.describe()}); error_policy says retry, so Airflow retries apply",
+            code=self.code,
+            details=self.details,
+            http_status=self.http_status,
+        )
+
     def describe(self) -> str:
         """Return ``CODE: message (details) [HTTP n]`` for logs and task failure text."""
         text = f"{self.code}: {self.message}" if self.code else self.message

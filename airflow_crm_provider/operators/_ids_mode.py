@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from airflow_crm_provider.errors import (
     ErrorClass,
     ZohoCRMError,
-    ZohoTransientError,
     classify,
 )
 from airflow_crm_provider.results import NO_RESULT, NOT_SENT, RETRYABLE_ERRORS, SUCCESS, error_entry
@@ -240,14 +239,9 @@ def _on_error(
     if isinstance(err, ZohoCRMError) and not isinstance(err, RETRYABLE_ERRORS):
         cls = classify(err.code, policy)
         if cls is ErrorClass.RETRY and final:
-            err = ZohoTransientError(
-                f"Zoho still rejected the request after the in-task re-sends ({err.describe()}); "
-                "error_policy says retry, so Airflow retries apply",
-                code=err.code,
-                details=err.details,
-                http_status=err.http_status,
+            return _stop(
+                err.as_retryable("Zoho still rejected the request after the in-task re-sends"), chunk, run
             )
-            return _stop(err, chunk, run)
         entries = [error_entry(i, err.code or "UNKNOWN", err.message, err.details) for i in chunk]
         _merge(run, chunk, entries)
         if cls is ErrorClass.FAIL:

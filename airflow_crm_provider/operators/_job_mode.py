@@ -93,13 +93,7 @@ def _conclude_rejection(context: Context, settings: JobSettings, exc: ZohoCRMErr
             context, summary, [], Decision("failed", exc.describe()), push=settings.push, retryable=exc
         )
     if klass is ErrorClass.RETRY:
-        retry = ZohoTransientError(
-            f"Zoho did not schedule the mass update of {where} ({exc.describe()}); "
-            "error_policy says retry, so Airflow retries apply",
-            code=exc.code,
-            details=exc.details,
-            http_status=exc.http_status,
-        )
+        retry = exc.as_retryable(f"Zoho did not schedule the mass update of {where}")
         return conclude(
             context, summary, [], Decision("failed", str(retry)), push=settings.push, retryable=retry
         )
