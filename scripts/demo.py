@@ -52,7 +52,7 @@ def main() -> int:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
-            "AIRFLOW_CONN_ZOHO_CRM_DEFAULT": emulator.with_token_cache_dir(HOME / "tokens").connection_json(),
+            "AIRFLOW_CONN_ZOHO_CRM_DEFAULT": emulator.with_cache_dir(HOME / "tokens").connection_json(),
         }
         print(f"Zoho CRM emulator at {emulator.url}; Airflow home {HOME}")
         airflow(env, "db", "migrate")

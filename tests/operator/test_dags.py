@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.operator.helpers import FAST_HOOK, LOCKED, NOT_APPROVED, OK_1, OK_2, mass_update_posts
 
 pytestmark = pytest.mark.integration
