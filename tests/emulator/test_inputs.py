@@ -161,3 +161,11 @@ def test_criteria_matching_nothing_is_no_records_found(crm: Crm, view: list[str]
     criteria = {"field": "City", "comparator": "equal", "value": "Atlantis"}
     response = crm.mass_update({"data": [{"City": "Porto"}], "cvid": "555", "criteria": criteria})
     assert response.json()["data"][0]["code"] == "NO_RECORDS_FOUND"
+
+
+def test_criteria_nested_too_deep_are_refused(crm: Crm, view: list[str]) -> None:
+    criteria: Any = {"field": "City", "comparator": "equal", "value": "Oslo"}
+    for _ in range(50):
+        criteria = {"group_operator": "and", "group": [criteria]}
+    response = crm.mass_update({"data": [{"City": "Porto"}], "cvid": "555", "criteria": criteria})
+    assert response.json()["data"][0]["details"]["reason"] == "criteria nest more than 5 groups deep"

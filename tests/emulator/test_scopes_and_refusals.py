@@ -166,3 +166,34 @@ def test_a_job_counts_blocked_records_as_failed(crm: Crm, zoho_emulator: Running
     ]
     status = crm.status(job_id).json()["data"][0]
     assert (status["Status"], status["Updated_Count"], status["Failed_Count"]) == ("COMPLETED", 1, 2)
+
+
+def test_a_second_app_mints_with_its_own_credentials(zoho_emulator: RunningEmulator, mint: Mint) -> None:
+    client = zoho_emulator.client
+    refresh = client.issue_refresh_token(client_id="1000.SECONDAPP", client_secret="second-secret")
+    assert (
+        "error"
+        not in mint(refresh_token=refresh, client_id="1000.SECONDAPP", client_secret="second-secret").json()
+    )
+    # a refresh token is its app's: another app's credentials do not mint with it
+    assert mint(refresh_token=refresh).json() == {"error": "invalid_code"}
+    assert mint(refresh_token=refresh, client_id="1000.SECONDAPP", client_secret="wrong").json() == {
+        "error": "invalid_client"
+    }
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda c: c.issue_token(client_id="1000.NOBODY"), "is not registered"),
+        (lambda c: c.issue_refresh_token(client_id="1000.NEW"), "give its client_secret"),
+        (
+            lambda c: c.issue_refresh_token(client_id="1000.EMULATORCLIENTID", client_secret="x"),
+            "another client_secret",
+        ),
+        (lambda c: c.issue_token(scopes=["everything"]), "scopes must be a list of scope names"),
+    ],
+)
+def test_bad_token_requests_are_refused(zoho_emulator: RunningEmulator, call: Any, match: str) -> None:
+    with pytest.raises(EmulatorAdminError, match=match):
+        call(zoho_emulator.client)
