@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
-from airflow_crm_provider.errors import DEFAULT_ERROR_CLASSES
 from airflow_crm_provider.operators.mass_update import ZohoCRMMassUpdateOperator
 from airflow_crm_provider.testing.emulator import CLIENT_ID, CLIENT_SECRET, EMPTY_VIEW_ID, LEADS_VIEW_ID
+from airflow_crm_provider.zoho.errors import DEFAULT_ERROR_CLASSES
 from tests.operator.helpers import FAST_HOOK, LOCKED, NOT_APPROVED, OK_1, OK_2, mass_update_posts, run_task
 
 if TYPE_CHECKING:
