@@ -31,6 +31,8 @@ SUCCESS = "SUCCESS"
 NOT_SENT = "NOT_SENT"
 #: Our code for an id that was sent but got no entry in Zoho's reply (fails closed).
 NO_RESULT = "NO_RESULT"
+#: Our code for an id that was sent but whose reply was lost: Zoho may or may not have applied it.
+UNCONFIRMED = "UNCONFIRMED"
 
 #: Record outcome of each error class once in-task retries are used up ("retry" ends as soft).
 _RECORD_OUTCOME: dict[ErrorClass, str] = {
@@ -146,7 +148,10 @@ def is_resendable(code: str, overrides: Mapping[str, ErrorClass] | None = None) 
     :param code: the record's code.
     :param overrides: the user's per-code classes.
     """
-    return code not in (SUCCESS, NOT_SENT, NO_RESULT) and error_class(code, overrides) is ErrorClass.RETRY
+    return (
+        code not in (SUCCESS, NOT_SENT, NO_RESULT, UNCONFIRMED)
+        and error_class(code, overrides) is ErrorClass.RETRY
+    )
 
 
 def record_outcome(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> str:
@@ -207,7 +212,7 @@ def build_records(
                 "code": code,
                 "message": entry["message"],
                 "details": entry["details"],
-                "outcome": "failed" if code == NOT_SENT else record_outcome(code, overrides),
+                "outcome": "failed" if code in (NOT_SENT, UNCONFIRMED) else record_outcome(code, overrides),
             }
         )
     return records
