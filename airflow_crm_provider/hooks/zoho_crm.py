@@ -287,8 +287,8 @@ class ZohoCRMHook(HttpHook):
         # hold asgiref's one shared thread, which every trigger in the triggerer needs.
         tokens = await sync_to_async(self._tokens, thread_sensitive=False)()
 
-        async def get_token(rejected: str | None) -> AccessToken:
-            return await sync_to_async(tokens.get, thread_sensitive=False)(rejected)
+        async def get_token(rejected: str | None, cause: ZohoCRMError | None) -> AccessToken:
+            return await sync_to_async(tokens.get, thread_sensitive=False)(rejected, cause)
 
         plan = self._status_plan(settings, module, job_id)
         return await run_async(plan, settings.timeout, get_token, tokens.accepted)

@@ -358,7 +358,8 @@ def _read_back_entry(record_id: str, holds: bool) -> ZohoEntry:
             "id": record_id,
             "status": "success",
             "code": SUCCESS,
-            "message": "applied: the reply was lost, and reading the record back shows the new value(s)",
+            "message": "applied: the call failed or its reply was lost, and reading the record back "
+            "shows the new value(s)",
             "details": {"id": record_id, "confirmed_by": "read_back"},
         }
     return error_entry(

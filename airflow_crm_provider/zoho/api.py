@@ -276,8 +276,9 @@ def api_call(
     :param resendable: whether a request that may have reached Zoho can be sent again.
     """
     rejected: str | None = None
+    cause: ZohoCRMError | None = None
     for _ in range(MAX_TOKEN_REPLAYS + 1):
-        token = yield FetchToken(rejected)
+        token = yield FetchToken(rejected, cause)
         url = f"{settings.api_base(token.api_domain)}/crm/{settings.api_version}/{path}"
         send = Send(
             method,
@@ -301,7 +302,7 @@ def api_call(
                 ) from None
             # the token source decides: a newer token (cached or minted) or, if the one just refused
             # was minted for this connection and never worked, a permanent ZohoAuthError
-            rejected = token.value
+            rejected, cause = token.value, exc
             continue
         except ZohoCRMError as exc:
             if exc.http_status is not None:  # Zoho answered: it refused the request, not the token

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from airflow_crm_provider.zoho.errors import (
     ZohoConnectionError,
+    ZohoCRMError,
     ZohoRateLimitError,
     ZohoTransientError,
 )
@@ -49,8 +50,8 @@ class Token(Protocol):
 class Tokens(Protocol):
     """Answers :class:`FetchToken` and :class:`TokenAccepted` steps (see :mod:`~.zoho.auth`)."""
 
-    def get(self, rejected: str | None = None) -> Any:
-        """Return a usable token that is not ``rejected``."""
+    def get(self, rejected: str | None = None, cause: ZohoCRMError | None = None) -> Any:
+        """Return a usable token that is not ``rejected`` (refused with ``cause``)."""
 
     def accepted(self, value: str) -> None:
         """Note that Zoho answered a call made with token ``value`` without refusing the token."""
@@ -105,9 +106,10 @@ class Sleep:
 
 @dataclass(frozen=True)
 class FetchToken:
-    """Ask for a usable access token; ``rejected`` is the value Zoho just refused, if any."""
+    """Ask for a usable access token; ``rejected`` is the value Zoho just refused (with ``cause``), if any."""
 
     rejected: str | None = field(default=None, repr=False)
+    cause: ZohoCRMError | None = None
 
 
 @dataclass(frozen=True)
@@ -362,7 +364,7 @@ def run_sync(
         elif isinstance(step, FetchToken):
             if tokens is None:
                 raise RuntimeError("this plan needs a token source")
-            value = tokens.get(step.rejected)
+            value = tokens.get(step.rejected, step.cause)
         elif isinstance(step, TokenAccepted):
             if tokens is not None:
                 tokens.accepted(step.value)
@@ -374,7 +376,7 @@ def run_sync(
 async def run_async(
     plan: Plan[T],
     timeout: tuple[float, float],
-    get_token: Callable[[str | None], Awaitable[Token]],
+    get_token: Callable[[str | None, ZohoCRMError | None], Awaitable[Token]],
     accepted: Callable[[str], None] = lambda value: None,
 ) -> T:
     """
@@ -398,7 +400,7 @@ async def run_async(
                 await asyncio.sleep(step.seconds)
                 value = None
             elif isinstance(step, FetchToken):
-                value = await get_token(step.rejected)
+                value = await get_token(step.rejected, step.cause)
             elif isinstance(step, TokenAccepted):
                 accepted(step.value)
                 value = None

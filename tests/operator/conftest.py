@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -42,6 +43,13 @@ def rewrite_requests(monkeypatch):
     return install
 
 
+class _Body(io.BytesIO):
+    """A rewritten reply body, read as the hook reads a streamed one."""
+
+    def read1(self, size=-1, decode_content=None):
+        return super().read1(size)
+
+
 @pytest.fixture
 def rewrite_replies(monkeypatch):
     """Rewrite the JSON of mass update replies (for codes the emulator never answers)."""
@@ -52,7 +60,7 @@ def rewrite_replies(monkeypatch):
         def send(self, request, **kwargs):
             response = real_send(self, request, **kwargs)
             if request.url and "/actions/mass_update" in request.url:
-                response._content = json.dumps(change(response.json())).encode()
+                response.raw = _Body(json.dumps(change(response.json())).encode())
             return response
 
         monkeypatch.setattr(requests.Session, "send", send)

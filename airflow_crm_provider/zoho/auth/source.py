@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from airflow_crm_provider.zoho.auth.cache import open_token_cache
 from airflow_crm_provider.zoho.auth.token import AccessToken, parse_token_reply, static_token
-from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoTokenThrottledError
+from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoCRMError, ZohoTokenThrottledError
 from airflow_crm_provider.zoho.http import Retries, Send, backoff, retrying, run_sync
 
 if TYPE_CHECKING:
@@ -26,11 +26,12 @@ log = logging.getLogger(__name__)
 class TokenSource(Protocol):
     """Gives a usable access token."""
 
-    def get(self, rejected: str | None = None) -> AccessToken:
+    def get(self, rejected: str | None = None, cause: ZohoCRMError | None = None) -> AccessToken:
         """
         Return a usable token.
 
         :param rejected: a token value Zoho just refused; a different one is returned or minted.
+        :param cause: Zoho's refusal, for the error when no other token can help.
         """
 
     def accepted(self, value: str) -> None:
@@ -43,7 +44,7 @@ class StaticTokenSource:
     def __init__(self, settings: ZohoConnectionSettings) -> None:
         self._token = static_token(settings)
 
-    def get(self, rejected: str | None = None) -> AccessToken:
+    def get(self, rejected: str | None = None, cause: ZohoCRMError | None = None) -> AccessToken:
         """Return the static token; it cannot be replaced when Zoho rejects it."""
         if rejected is not None:
             raise ZohoAuthError("the static access_token was rejected and cannot be refreshed")
@@ -62,9 +63,10 @@ class RefreshTokenSource:
     waited out with backoff for at most ``max_token_wait`` seconds.
 
     A refused token is replaced by a newer one (from the cache, or minted), so a token that expired,
-    was evicted (Zoho keeps 15 per refresh token) or was revoked mid-run never fails the task. Only a
-    token this source minted and Zoho refused before accepting a single call with it is a permanent
-    error: the refresh token mints tokens this API does not take (scopes, org, data centre, scheme).
+    was evicted (Zoho keeps 15 per refresh token) or was revoked mid-run never fails the task. Only
+    two tokens in a row minted here and refused before Zoho accepted a single call made with them are
+    a permanent error: the refresh token mints tokens this API does not take (scopes, org, data
+    centre, scheme), and minting more would only spend the 10 mints per 10 minutes.
 
     :param settings: the connection.
     :param session: the hook's ``requests`` session.
@@ -96,18 +98,18 @@ class RefreshTokenSource:
         self._lock = threading.Lock()
         #: values this source minted that no call has seen accepted yet (few: one per mint)
         self._untried: set[str] = set()
+        #: tokens minted here in a row that Zoho refused before accepting any call made with them
+        self._refused_untried = 0
 
-    def get(self, rejected: str | None = None) -> AccessToken:
+    def get(self, rejected: str | None = None, cause: ZohoCRMError | None = None) -> AccessToken:
         """Return this process's token, else the cached one, else mint one (exactly one caller mints)."""
         with self._lock:
-            if rejected is not None and rejected in self._untried:
-                raise ZohoAuthError(
-                    "Zoho refused an access token minted for this connection before accepting any call "
-                    "made with it: the refresh token's tokens do not work here (check its scopes and org, "
-                    "the data centre and environment, and auth_scheme)",
-                    code="INVALID_TOKEN",
-                    http_status=401,
-                )
+            if rejected is not None:
+                if rejected in self._untried:
+                    self._untried.discard(rejected)
+                    self._refused_untried += 1
+                if self._refused_untried > 1:  # a newer token was tried, and it did no better
+                    raise self._never_works(cause)
             token = self._current
             if token is None or not token.usable(rejected):
                 token = self._cache.load()
@@ -125,6 +127,18 @@ class RefreshTokenSource:
     def accepted(self, value: str) -> None:
         """Note that a call made with ``value`` was answered: a later refusal means it went stale."""
         self._untried.discard(value)  # atomic, lock-free: the triggerer's event loop calls this
+        self._refused_untried = 0
+
+    def _never_works(self, cause: ZohoCRMError | None) -> ZohoAuthError:
+        said = f"{cause.code}: {cause.message}" if cause is not None else "INVALID_TOKEN"
+        return ZohoAuthError(
+            f"Zoho refused two access tokens in a row, each freshly minted for this connection, before "
+            f"accepting any call made with them ({said}): the refresh token's tokens do not work here "
+            "(check its scopes and org, the data centre and environment, and auth_scheme)",
+            code=cause.code if cause is not None else "INVALID_TOKEN",
+            details=cause.details if cause is not None else None,
+            http_status=cause.http_status if cause is not None else 401,
+        )
 
     def _mint(self) -> AccessToken:
         start = time.monotonic()
