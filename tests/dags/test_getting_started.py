@@ -94,8 +94,7 @@ def test_the_troubleshooting_messages_are_what_users_see(env, zoho_emulator):
     refresh_token = json.loads(exchange(env, url).stdout)["refresh_token"]
 
     wrong_secret = connection_test(env, url, refresh_token, **{"your-client-secret": "not-the-secret"})
-    assert wrong_secret.returncode == 1
-    assert "Connection failed!" in wrong_secret.stdout
+    assert "Connection failed!" in wrong_secret.stdout  # exit code 1 on Airflow 3.3, 0 on 3.1
     assert troubleshooting_row("invalid_client") in wrong_secret.stdout
 
     revoked = connection_test(env, url, "1000.revoked-refresh-token")
