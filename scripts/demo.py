@@ -55,7 +55,7 @@ class Demo:
     def env(self) -> dict[str, str]:
         """Return the environment of every Airflow command of the demo."""
         assert self.emulator is not None
-        zoho = self.emulator.with_token_cache_dir(self.home / "tokens")
+        zoho = self.emulator.with_cache_dir(self.home / "tokens")
         return {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
