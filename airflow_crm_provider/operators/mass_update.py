@@ -376,6 +376,9 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         outcome = "failed" if retryable is not None else decision.outcome
         summary["outcome"] = outcome
         summary["reason"] = str(retryable) if retryable is not None else decision.reason
+        if retryable is None and outcome != "success":
+            # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
+            log.warning("Zoho CRM mass update of %s %s: %s", summary["module"], outcome, decision.reason)
         log.info("%s", format_report(summary, records))
         if self.do_xcom_push:
             context["ti"].xcom_push(key="records", value=list(records))
