@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: install install-floor lint test test-floor demo bench clean lock
+.PHONY: install install-floor lint test test-floor test-compose demo bench clean lock
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,13 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: lint install-floor
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not compose"
 	$(FLOOR_VENV)/bin/pytest -m "not slow" -p no:cacheprovider
+
+# The docker-compose stack for real (tests/deployment): installs Docker and debootstrap if missing,
+# starts an engine if none runs and stops it after; base images stay cached between runs.
+test-compose: install
+	bash scripts/with-docker.sh $(VENV)/bin/pytest tests/deployment -m compose -p no:cacheprovider
 
 demo: install
 	$(VENV)/bin/python scripts/demo.py
@@ -47,10 +52,10 @@ demo: install
 bench: install
 	$(VENV)/bin/python -m benchmarks
 
-# Regenerate the pinned locks (plain name==version lines, no index URLs): the dev group and the examples extra.
+# Regenerate the pinned locks (plain name==version lines, no index URLs): the dev group and every extra.
 lock: $(UV)
-	$(UV) pip compile pyproject.toml --extra examples --group dev --universal --python-version 3.10 --no-annotate --no-header -o requirements/lock.txt
-	$(UV) pip compile pyproject.toml --extra examples --group dev --universal --python-version 3.10 --no-annotate --no-header -c requirements/floor.txt -o requirements/lock-floor.txt
+	$(UV) pip compile pyproject.toml --all-extras --group dev --universal --python-version 3.10 --no-annotate --no-header -o requirements/lock.txt
+	$(UV) pip compile pyproject.toml --all-extras --group dev --universal --python-version 3.10 --no-annotate --no-header -c requirements/floor.txt -o requirements/lock-floor.txt
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,7 +1,8 @@
 """
 Command line of the emulator.
 
-``python -m airflow_crm_provider.testing.emulator --host 127.0.0.1 --port N [--config JSON]``
+``python -m airflow_crm_provider.testing.emulator --host 127.0.0.1 --port N [--config JSON]
+[--tls DIR --tls-host NAME ...]``
 """
 
 from __future__ import annotations
@@ -38,14 +39,34 @@ def main(argv: list[str] | None = None) -> None:
         help="settings as a JSON object, e.g. '{\"latency\": 0.2}'",
     )
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this process ends")
+    parser.add_argument(
+        "--tls",
+        metavar="DIR",
+        default=None,
+        help="serve https with a private CA kept in DIR (created once; clients trust DIR/ca-bundle.pem)",
+    )
+    parser.add_argument(
+        "--tls-host",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="host name the certificate covers (repeat it; default localhost and 127.0.0.1)",
+    )
     args = parser.parse_args(argv)
+    if args.tls_host and not args.tls:
+        parser.error("--tls-host needs --tls DIR")
     try:
         EmulatorConfig().updated(args.config)
     except ValueError as err:
         parser.error(str(err))
     from airflow_crm_provider.testing.emulator.server import serve
 
-    serve(args.host, args.port, args.config, parent_pid=args.parent_pid)
+    tls = None
+    if args.tls:
+        from airflow_crm_provider.testing.emulator.tls import ensure_certificates
+
+        tls = ensure_certificates(args.tls, args.tls_host or ["localhost", "127.0.0.1"])
+    serve(args.host, args.port, args.config, parent_pid=args.parent_pid, tls=tls)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from airflow_crm_provider.testing.emulator.tls import TLSFiles
+
 
 def _connection_made(self: Any, transport: asyncio.Transport) -> None:
     """Start the connection as uvicorn does, then hand its transport to the app in the scope."""
@@ -69,6 +71,7 @@ def serve(
     config: dict[str, Any] | None = None,
     announce: Callable[[str], None] | None = None,
     parent_pid: int | None = None,
+    tls: TLSFiles | None = None,
 ) -> None:
     """
     Run the emulator until interrupted (SIGINT/SIGTERM).
@@ -79,11 +82,13 @@ def serve(
     :param announce: called once with ``"Zoho CRM emulator listening on http://host:port"`` when the
         socket accepts connections (default: print it to stdout).
     :param parent_pid: stop when this process (the one that started us) ends, even if killed.
+    :param tls: serve https with this server certificate and key (default: plain http).
     """
     app = create_app(config)
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
-    url = f"http://[{host}]:{bound_port}" if ":" in host else f"http://{host}:{bound_port}"
+    scheme = "https" if tls else "http"
+    url = f"{scheme}://[{host}]:{bound_port}" if ":" in host else f"{scheme}://{host}:{bound_port}"
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -93,6 +98,8 @@ def serve(
             lifespan="off",
             http=DroppableHTTPProtocol,
             timeout_graceful_shutdown=2,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
     )
     if parent_pid is not None:
