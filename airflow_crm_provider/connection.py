@@ -304,45 +304,71 @@ def _string(
 
 
 #: Extra fields of the connection form (``conn-fields``, Airflow 3.2+; also drives the 3.1 widgets).
+#: Airflow 3.3 shows placeholders of the standard fields only: what a user needs is in the descriptions.
 CONN_FIELDS: dict[str, dict[str, Any]] = {
     "refresh_token": _string(
-        "Refresh token", "From a Zoho self client (grant code exchange, access_type=offline).", secret=True
+        "Refresh token",
+        "1000.xxxx.xxxx: from a Zoho self client (exchange a grant code). Empty with a static access token.",
+        secret=True,
     ),
     "data_center": _string(
-        "Data centre", "Where the Zoho account lives.", enum=DATA_CENTERS, default=DEFAULT_DATA_CENTER
+        "Data centre",
+        "Where the Zoho account lives: us (zoho.com), eu, in, au, jp, cn, ca, sa or uk.",
+        enum=DATA_CENTERS,
+        default=DEFAULT_DATA_CENTER,
     ),
     "environment": _string(
-        "Environment", "Production, sandbox or developer org.", enum=ENVIRONMENTS, default=DEFAULT_ENVIRONMENT
+        "Environment",
+        "Production, sandbox or developer org (each needs its own refresh token).",
+        enum=ENVIRONMENTS,
+        default=DEFAULT_ENVIRONMENT,
     ),
-    "accounts_url": _string("Accounts URL", "Override of the accounts server (tests, emulator)."),
-    "api_url": _string("API URL", "Override of the CRM API domain (tests, emulator)."),
-    "api_version": _string("API version", "CRM API version in the path, e.g. v8 or v2.", default="v8"),
+    "accounts_url": _string(
+        "Accounts URL", "Empty: from the data centre (e.g. https://accounts.zoho.eu). Set for tests/emulator."
+    ),
+    "api_url": _string(
+        "API URL",
+        "Empty: from data centre and environment (e.g. https://www.zohoapis.eu). Set for tests/emulator.",
+    ),
+    "api_version": _string(
+        "API version", "CRM API version in the path: v8 (default), or e.g. v2.", default="v8"
+    ),
     "auth_scheme": _string(
         "Authorization scheme",
-        "Header scheme of the access token.",
+        "Header scheme of the access token: Zoho-oauthtoken (Zoho's docs) or Bearer.",
         enum=AUTH_SCHEMES,
         default=DEFAULT_AUTH_SCHEME,
     ),
     "access_token": _string(
         "Static access token",
-        "Use this token instead of the refresh-token grant (never refreshed).",
+        "Empty: mint tokens from the refresh token. Else used as is, never refreshed (expires in an hour).",
         secret=True,
     ),
     "token_cache": _string(
-        "Token cache", "'file' (per host, default), 'memory' (per process) or a redis:// URL (cross-host)."
+        "Token cache",
+        "file (per host, default) | memory (per process) | redis://host:6379/0 (shared across hosts).",
     ),
-    "token_cache_dir": _string("Token cache directory", "Directory of the file token cache."),
-    "connect_timeout": _string("Connect timeout (s)", "Seconds to establish a connection."),
-    "read_timeout": _string("Read timeout (s)", "Seconds to wait for a reply."),
+    "token_cache_dir": _string(
+        "Token cache directory", "Folder of the file cache. Empty: <tmp>/airflow-crm-provider-<uid>."
+    ),
+    "connect_timeout": _string(
+        "Connect timeout (s)", f"Seconds to establish a connection. Empty: {DEFAULT_CONNECT_TIMEOUT:g}."
+    ),
+    "read_timeout": _string(
+        "Read timeout (s)", f"Seconds to wait for a reply. Empty: {DEFAULT_READ_TIMEOUT:g}."
+    ),
 }
 
 #: Form behaviour (``ui-field-behaviour``, Airflow 3.2+ spelling with hyphens).
+#: The port stays visible: Airflow 3.3's Test button sends a stored empty port as 0, which the server
+#: refuses ("host or port differs"); a stored port (443, unused by the hook) is sent back unchanged.
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["host", "schema", "port"],
-    "relabeling": {"login": "Client ID", "password": "Client Secret"},
+    "hidden-fields": ["host", "schema"],
+    "relabeling": {"login": "Client ID", "password": "Client Secret", "port": "Port (443)"},
     "placeholders": {
         "login": "1000.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXX (Self Client id, api-console.zoho.com)",
         "password": "Self Client secret",
+        "port": "443 (needed by the Test button)",
         "refresh_token": "1000.xxxxxxxx.xxxxxxxx (from exchanging a Self Client grant code)",
         "accounts_url": "empty: from the data centre, e.g. https://accounts.zoho.eu",
         "api_url": "empty: from data centre and environment, e.g. https://www.zohoapis.eu",
