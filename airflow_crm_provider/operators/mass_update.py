@@ -27,6 +27,7 @@ from airflow_crm_provider.operators._job_inputs import (
 )
 from airflow_crm_provider.operators._job_mode import complete_job, run_job
 from airflow_crm_provider.operators._ledger import ChunkLedger
+from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.results import (
     Decision,
     Mode,
@@ -40,6 +41,7 @@ from airflow_crm_provider.results import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
@@ -102,6 +104,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
     template_fields_renderers = {"data": "json", "ids": "py"}
     ui_color = "#e42527"
+    operator_extra_links = (ZohoCRMLink(),)
 
     def __init__(
         self,
@@ -284,7 +287,18 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             final = isinstance(err, (ValueError, TypeError))
             self._refuse(context, reason, ids, retryable=None if final else err)
             raise  # not reached: _refuse always raises
+        save_link_target(context, hook, str(self.module), ids, self.cvid)
         return hook
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """
+        Return the OpenLineage output (the module, with the run's counts), from the task's XComs.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_crm_provider.operators._lineage import lineage_on_complete
+
+        return lineage_on_complete(task_instance)
 
     def _refuse(
         self,
