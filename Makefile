@@ -57,10 +57,10 @@ test-e2e: install
 bench: install
 	$(VENV)/bin/python -m benchmarks
 
-# Regenerate the pinned locks (plain name==version lines, no index URLs).
+# Regenerate the pinned locks (plain name==version lines, no index URLs): the dev group and the examples extra.
 lock: $(UV)
-	$(UV) pip compile pyproject.toml --group dev --universal --python-version 3.10 --no-annotate --no-header -o requirements/lock.txt
-	$(UV) pip compile pyproject.toml --group dev --universal --python-version 3.10 --no-annotate --no-header -c requirements/floor.txt -o requirements/lock-floor.txt
+	$(UV) pip compile pyproject.toml --extra examples --group dev --universal --python-version 3.10 --no-annotate --no-header -o requirements/lock.txt
+	$(UV) pip compile pyproject.toml --extra examples --group dev --universal --python-version 3.10 --no-annotate --no-header -c requirements/floor.txt -o requirements/lock-floor.txt
 
 clean:
 	rm -rf $(VENV) $(FLOOR_VENV) .pytest_cache .mypy_cache .ruff_cache build dist
