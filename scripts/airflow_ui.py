@@ -91,14 +91,19 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
     }
 
 
-def airflow(env: Mapping[str, str], log: Path, *args: str) -> None:
-    """Run one ``airflow`` CLI command, its output appended to ``log``; stop with its output if it fails."""
+def run(log: Path, command: list[str], env: Mapping[str, str]) -> None:
+    """Run a setup command, its output appended to ``log``; stop, naming the log, if it fails."""
     with log.open("ab") as out:
-        out.write(f"\n$ airflow {' '.join(args)}\n".encode())
+        out.write(f"\n$ {' '.join(command[:4])} ...\n".encode())
         out.flush()
-        done = subprocess.run([BINARY, *args], env=dict(env), cwd=ROOT, stdout=out, stderr=out, check=False)
+        done = subprocess.run(command, env=dict(env), cwd=ROOT, stdout=out, stderr=out, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"`airflow {args[0]} {args[1]}` failed; see {log}")
+        raise SystemExit(f"`{' '.join(Path(c).name for c in command[:3])}` failed; see {log}")
+
+
+def airflow(env: Mapping[str, str], log: Path, *args: str) -> None:
+    """Run one ``airflow`` CLI command (see :func:`run`)."""
+    run(log, [BINARY, *args], env)
 
 
 def example_connection(emulator: RunningEmulator, home: Path) -> dict[str, Any]:
@@ -120,10 +125,9 @@ def prepare(home: Path, env: Mapping[str, str], emulator: RunningEmulator) -> st
     staging = {"conn_type": "sqlite", "host": str(home / "staging.db"), "description": "Staging leads"}
     airflow(env, log, "connections", "add", "leads_staging", "--conn-json", json.dumps(staging))
     airflow(env, log, "pools", "set", "zoho_crm", POOL_SLOTS, "Zoho CRM calls in flight across tasks")
-    if importlib.util.find_spec(STAGING_SEED) is not None:
-        with log.open("ab") as out:
-            command = [sys.executable, "-m", STAGING_SEED]
-            subprocess.run(command, env=dict(env), cwd=ROOT, stdout=out, stderr=out, check=True)
+    if importlib.util.find_spec(STAGING_SEED) is not None:  # the one seed command of dags/README.md
+        seed_env = {**env, "AIRFLOW_CONN_LEADS_STAGING": json.dumps(staging)}
+        run(log, [sys.executable, "-m", STAGING_SEED], seed_env)
     return password
 
 

@@ -65,7 +65,14 @@ def _port_open(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def airflow_ui(browser, tmp_path_factory) -> Iterator[dict[str, str]]:
-    """Run `make airflow`'s script on a free port; stop it (as Ctrl-C would) and check it stopped."""
+    """
+    Run `make airflow`'s script on a free port; stop it (as Ctrl-C would) and check it stopped.
+
+    While developing a test, ``AIRFLOW_CRM_E2E_READY=<the script's ready JSON>`` reuses a running one.
+    """
+    if os.environ.get("AIRFLOW_CRM_E2E_READY"):
+        yield json.loads(os.environ["AIRFLOW_CRM_E2E_READY"])
+        return
     home = tmp_path_factory.mktemp("airflow-ui") / "home"
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "airflow_ui.py"), "--port", "0", "--home", str(home)],

@@ -8,6 +8,7 @@ task's extra link. Screenshots of every step go to ``.e2e-screenshots/``.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -103,3 +104,116 @@ def test_the_restored_secret_connects_again(page, shot) -> None:
     _press_test(page, CONN_ID)
     _toast(page, "Test Connection Successful")
     shot(page, "test-restored")
+
+
+ON_DEMAND, JOB_DAG = "leads_mass_update_on_demand", "leads_mass_update_job_mode"
+DEFAULT_IDS = "738964000002131001\n738964000002130131"
+VIEW = "738964000000087501"
+RUN_TIMEOUT = 240_000
+#: Where the run pages are, for the later steps.
+RUNS: dict[str, str] = {}
+
+
+def _open_trigger_form(page, dag_id: str):
+    page.goto(f"/dags/{dag_id}")
+    page.get_by_role("button", name="Trigger Dag").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Trigger", exact=True).wait_for()
+    return dialog
+
+
+def _trigger(page, dialog, dag_id: str) -> str:
+    dialog.get_by_role("button", name="Trigger", exact=True).click()
+    page.wait_for_url(f"**/dags/{dag_id}/runs/**")
+    RUNS[dag_id] = page.url.split(page.url.split("/dags/")[0], 1)[1]
+    return RUNS[dag_id]
+
+
+def _task_row(page, task_id: str):
+    return page.get_by_role("row").filter(has=page.get_by_role("link", name=task_id, exact=True))
+
+
+def _wait_state(page, task_id: str, state: str, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until the run page's task table shows ``state`` for the task (the page refreshes itself)."""
+    _task_row(page, task_id).filter(has_text=state).wait_for(timeout=timeout)
+
+
+def test_trigger_the_on_demand_dag_with_the_forms_defaults(page, shot) -> None:
+    dialog = _open_trigger_form(page, ON_DEMAND)
+    assert dialog.locator("#element_ids").input_value() == DEFAULT_IDS  # a textarea: newlines survive
+    assert dialog.locator("#element_value").input_value() == "Lisbon"
+    shot(page, "on-demand-form")
+    _trigger(page, dialog, ON_DEMAND)
+    _wait_state(page, "update_leads", "Success")
+    _wait_state(page, "report", "Success")
+    header = page.get_by_role("heading").filter(has_text="manual__").first
+    header.locator("..").get_by_text("Success").first.wait_for()
+    assert "Failed" not in page.locator("body").inner_text()
+    shot(page, "on-demand-run-green")
+
+
+def test_the_xcom_view_shows_the_summary_and_every_record(page, shot) -> None:
+    page.goto(f"{RUNS[ON_DEMAND]}/tasks/update_leads/xcom")
+    summary = page.get_by_role("row").filter(has_text="return_value")
+    summary.get_by_role("button", name="Copy to clipboard").wait_for()
+    page.get_by_role("button", name="Expand all extra JSON").click()
+    summary.get_by_text('"by_code"').wait_for()
+    text = summary.inner_text().replace("\xa0", " ")
+    assert re.search(r'"by_code"\s*:\s*\{\s*"SUCCESS"\s*:\s*2', text), text
+    assert re.search(r'"outcome"\s*:\s*"success"', text)
+    records = page.get_by_role("row").filter(has_text="records").first
+    assert f'"id": "{DEFAULT_IDS.split()[0]}"' in records.inner_text().replace("\xa0", " ")
+    shot(page, "on-demand-xcom")
+    # the value box shows a window of lines; the whole list is what its Copy button copies
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    records.get_by_role("button", name="Copy to clipboard").click()
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert [(r["id"], r["code"], r["outcome"]) for r in copied] == [
+        (lead, "SUCCESS", "updated") for lead in DEFAULT_IDS.split()
+    ]
+
+
+def test_the_form_refuses_an_invalid_id(page, shot) -> None:
+    dialog = _open_trigger_form(page, ON_DEMAND)
+    dialog.locator("#element_ids").fill("738964000002131001\n12ab")
+    dialog.get_by_role("button", name="Trigger", exact=True).click()
+    error = dialog.get_by_text("Invalid input for param ids")
+    error.wait_for()
+    assert "12ab" in error.inner_text()
+    _toast(page, "Failed to Trigger Dag")
+    assert "/runs/" not in page.url  # no run was created
+    error.scroll_into_view_if_needed()
+    shot(page, "on-demand-invalid-id")
+    dialog.get_by_role("button", name="Close").click()
+
+
+def test_the_job_dag_defers_then_completes_through_the_triggerer(page, airflow_ui, shot) -> None:
+    from airflow_crm_provider.testing.client import EmulatorClient
+
+    emulator = EmulatorClient(airflow_ui["emulator"])
+    try:
+        emulator.configure(job_duration=12)  # a job slow enough to watch the deferral
+    finally:
+        emulator.close()
+    dialog = _open_trigger_form(page, JOB_DAG)
+    _trigger(page, dialog, JOB_DAG)
+    _wait_state(page, "update_view", "Deferred")
+    shot(page, "job-deferred")
+    _wait_state(page, "update_view", "Success")
+    shot(page, "job-done")
+
+
+def test_the_extra_link_opens_the_custom_view_in_zoho_crm(page, shot) -> None:
+    expected = f"https://crm.zoho.com/crm/tab/Leads/custom-view/{VIEW}/list"
+    # no internet here: Zoho's web UI answers with a stand-in page, the URL is what counts
+    page.context.route("https://crm.zoho.com/**", lambda route: route.fulfill(body="<h1>Zoho CRM</h1>"))
+    page.goto(f"{RUNS[JOB_DAG]}/tasks/update_view/details")
+    link = page.get_by_role("link", name="Zoho CRM", exact=True)
+    assert link.get_attribute("href") == expected
+    shot(page, "job-extra-link")
+    with page.context.expect_page() as opened:
+        link.click()
+    zoho = opened.value
+    zoho.wait_for_load_state()
+    assert zoho.url == expected
+    zoho.close()
