@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(config, items) -> None:
         return
     skip = pytest.mark.skip(reason="browser tests run with `make test-e2e` (AIRFLOW_CRM_E2E=1)")
     for item in items:
-        if "tests/e2e/" in str(item.fspath).replace(os.sep, "/"):
+        if "tests/e2e/" in item.path.as_posix():
             item.add_marker(skip)
 
 
