@@ -11,7 +11,7 @@ __all__ = ["__version__", "get_provider_info"]
 
 def get_provider_info() -> dict[str, Any]:
     """Return the provider's metadata for Airflow's providers manager (entry point)."""
-    from airflow_crm_provider.connection import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+    from airflow_crm_provider.hooks._form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
 
     return {
         "package-name": "airflow-crm-provider",

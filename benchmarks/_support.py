@@ -32,9 +32,9 @@ def emulator_connection(**config: Any) -> Iterator[RunningEmulator]:
     emulator = start_emulator(config)
     cache = tempfile.mkdtemp(prefix="zoho-bench-tokens-")
     previous = os.environ.get("AIRFLOW_CONN_ZOHO_CRM_DEFAULT")
-    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_token_cache_dir(cache).connection_json()
+    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_cache_dir(cache).connection_json()
     try:
-        yield emulator.with_token_cache_dir(cache)
+        yield emulator.with_cache_dir(cache)
     finally:
         emulator.stop()
         if previous is None:
@@ -46,7 +46,7 @@ def emulator_connection(**config: Any) -> Iterator[RunningEmulator]:
 def use_fresh_token_cache(emulator: RunningEmulator) -> None:
     """Point ``zoho_crm_default`` at the emulator with an empty token cache (after a reset)."""
     cache = tempfile.mkdtemp(prefix="zoho-bench-tokens-")
-    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_token_cache_dir(cache).connection_json()
+    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = emulator.with_cache_dir(cache).connection_json()
 
 
 def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:

@@ -3,7 +3,7 @@ Access-token mints when 20 task processes start at once: shared cache versus one
 
 Zoho lets a refresh token mint 10 access tokens per 10 minutes; the 11th answer is "Access Denied".
 *Ours* is the default file cache (one host) with its single-flight lock; *naive* is a per-process
-cache (``token_cache: memory``), which is what a hook without a shared cache does.
+cache (``cache: memory``), which is what a hook without a shared cache does.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
     with emulator_connection(mint_limit=1000) as emulator:
         for way, overrides in (
             ("ours: shared file cache", {}),
-            ("naive: cache per process", {"token_cache": "memory"}),
+            ("naive: cache per process", {"cache": "memory"}),
         ):
             emulator.client.reset(mint_limit=1000)
             conn = json.loads(emulator.connection_json(**overrides))

@@ -108,7 +108,7 @@ def airflow(env: Mapping[str, str], log: Path, *args: str) -> None:
 
 def example_connection(emulator: RunningEmulator, home: Path) -> dict[str, Any]:
     """Return ``zoho_crm_default``: the emulator, tokens cached in a file under ``home``, port 443."""
-    conn = emulator.with_token_cache_dir(home / "tokens").connection_dict()
+    conn = emulator.with_cache_dir(home / "tokens").connection_dict()
     conn["port"] = 443  # as the form asks: Airflow 3.3's Test button needs a stored port
     conn["description"] = "The Zoho CRM emulator started by make airflow"
     return conn

@@ -1,8 +1,7 @@
-"""ZohoCRMHook: connection -> token -> HTTP -> parsed Zoho replies."""
+"""ZohoCRMHook: an Airflow connection -> the Zoho client's settings, tokens and calls."""
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from functools import partial
@@ -11,54 +10,34 @@ from typing import TYPE_CHECKING, Any
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
-from airflow_crm_provider.auth import TokenCacheError, token_source
-from airflow_crm_provider.connection import (
-    CONN_FIELDS,
-    UI_FIELD_BEHAVIOUR,
-    ZohoConnectionConfigError,
-    ZohoConnectionSettings,
-)
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.hooks import _form
+from airflow_crm_provider.zoho import api
+from airflow_crm_provider.zoho.auth import TokenCacheError, token_source
+from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoConnectionError,
     ZohoCRMError,
     ZohoTokenThrottledError,
     ZohoTransientError,
 )
-from airflow_crm_provider.hooks import _protocol as protocol
-from airflow_crm_provider.hooks._transport import RetryPolicy, run_async, run_sync
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-
-    from airflow_crm_provider.auth import AccessToken, TokenSource
-    from airflow_crm_provider.hooks._transport import Plan
-    from airflow_crm_provider.replies import JobStatus, ZohoEntry
-
-#: Zoho's limits per call.
-MAX_MASS_UPDATE_IDS = 500
-MAX_GET_RECORD_IDS = 100
-
-_MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-#: HttpHook/HttpOperator keyword arguments accepted for ``get_hook()`` compatibility, and ignored.
-_IGNORED_HTTP_KWARGS = frozenset(
-    {
-        "method",
-        "auth_type",
-        "tcp_keep_alive",
-        "tcp_keep_alive_idle",
-        "tcp_keep_alive_count",
-        "tcp_keep_alive_interval",
-        "adapter",
-        "http_conn_id",
-    }
+from airflow_crm_provider.zoho.http import Retries, run_async, run_sync
+from airflow_crm_provider.zoho.settings import (
+    MAX_GET_RECORD_IDS,
+    MAX_MASS_UPDATE_IDS,
+    ZohoConnectionConfigError,
+    ZohoConnectionSettings,
+    module_name,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
-def _check_module(module: str) -> str:
-    if not isinstance(module, str) or not _MODULE_RE.match(module):
-        raise ValueError(f"module must be a Zoho module API name such as 'Leads', got {module!r}")
-    return module
+    from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
+    from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
+    from airflow_crm_provider.zoho.http import Plan
+
+#: Connection extras that configure the session as they do for ``HttpHook`` users (never headers).
+_TRANSPORT_EXTRAS = ("proxies", "verify", "cert", "trust_env")
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -68,8 +47,7 @@ class _TokenAuth(requests.auth.AuthBase):
         self._hook = hook
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        settings = self._hook.settings
-        request.headers.update(protocol.request_headers(settings, self._hook._tokens().get()))
+        request.headers.update(api.request_headers(self._hook.settings, self._hook._tokens().get()))
         return request
 
 
@@ -77,15 +55,19 @@ class ZohoCRMHook(HttpHook):
     """
     Talk to Zoho CRM: OAuth tokens shared across processes, typed retries, parsed replies.
 
-    The hook owns its ``requests.Session``: connection extras never become headers and the login is
-    never sent as Basic auth. Every call has connect/read timeouts; 429, 5xx, timeouts and dropped
-    connections are retried with exponential backoff and jitter (honouring ``Retry-After``).
+    An ``HttpHook`` that owns its ``requests.Session``: connection extras never become headers and the
+    login is never sent as Basic auth (Zoho takes its OAuth token only, so ``auth_type`` is not used).
+    What ``HttpHook`` users expect still holds: the keep-alive or custom ``adapter``, and the extras
+    ``proxies``, ``verify``, ``cert`` and ``trust_env``. Every call has connect/read timeouts; 429,
+    5xx, timeouts and dropped connections are retried with backoff and jitter (honouring ``Retry-After``).
 
     :param zoho_conn_id: a ``zoho_crm`` connection.
     :param max_attempts: attempts per request, the first included.
     :param max_retry_wait: seconds one request may take in total, retries and waits included.
     :param backoff_base: first backoff in seconds (doubles per attempt, jittered).
     :param max_token_wait: seconds to wait out Zoho's mint throttle before failing.
+    :param method: ``HttpHook``'s method for :meth:`run` callers.
+    :param kwargs: the other ``HttpHook`` arguments (``tcp_keep_alive*``, ``adapter``, ``auth_type``).
     """
 
     conn_name_attr = "zoho_conn_id"
@@ -103,18 +85,17 @@ class ZohoCRMHook(HttpHook):
         max_retry_wait: float = 60.0,
         backoff_base: float = 1.0,
         max_token_wait: float = 600.0,
+        method: str = "POST",
         **kwargs: Any,
     ) -> None:
-        unknown = set(kwargs) - _IGNORED_HTTP_KWARGS
-        if unknown:
-            raise TypeError(f"ZohoCRMHook got unexpected keyword arguments {sorted(unknown)}")
-        super().__init__(method="POST", http_conn_id=zoho_conn_id, tcp_keep_alive=False)
+        super().__init__(method=method, http_conn_id=zoho_conn_id, **kwargs)
         self.zoho_conn_id = zoho_conn_id
-        self.retry_policy = RetryPolicy(max_attempts, max_retry_wait, backoff_base)
+        self.retries = Retries(max_attempts, max_retry_wait, backoff_base)
         self.max_token_wait = max_token_wait
         self._settings: ZohoConnectionSettings | None = None
         self._session: requests.Session | None = None
         self._token_source: TokenSource | None = None
+        self._transport: dict[str, Any] = {}
         self._init_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -127,7 +108,9 @@ class ZohoCRMHook(HttpHook):
         """The parsed connection (fetched once; its secrets are masked in logs)."""
         if self._settings is None:
             conn = self.get_connection(self.zoho_conn_id)
-            self._settings = self._remember(ZohoConnectionSettings.from_connection(conn, conn.extra_dejson))
+            extra = conn.extra_dejson
+            self._transport = {key: extra[key] for key in _TRANSPORT_EXTRAS if key in extra}
+            self._settings = self._remember(ZohoConnectionSettings.from_connection(conn, extra))
         return self._settings
 
     async def aget_settings(self) -> ZohoConnectionSettings:
@@ -154,32 +137,57 @@ class ZohoCRMHook(HttpHook):
         self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
     ) -> requests.Session:
         """
-        Return the hook's own session (never configured from connection extras).
+        Return the hook's own session, made once: token auth, adapters, and the transport extras.
 
-        For ``HttpHook.run`` callers it also sets ``base_url`` (``.../crm/<version>``), the
-        connection's timeouts and token auth; the hook's own methods pass these per call.
+        For ``HttpHook.run`` callers it also sets ``base_url`` (``.../crm/<version>``); the timeouts
+        come from :meth:`run_and_check`.
 
-        :param headers: ignored (no header is taken from outside).
-        :param extra_options: ignored.
+        :param headers: not applied to the shared session (``HttpHook.run`` sends them per request).
+        :param extra_options: per-request options, see :meth:`run_and_check`.
         """
         settings = self.settings
         with self._init_lock:
             if self._session is None:
                 session = requests.Session()
                 session.auth = _TokenAuth(self)
+                adapter = self.adapter or self.keep_alive_adapter
+                if adapter is not None:
+                    session.mount("https://", adapter)
+                    session.mount("http://", adapter)
+                transport = self._transport
+                session.proxies.update(transport.get("proxies") or {})
+                session.verify = transport.get("verify", True)
+                session.cert = transport.get("cert")
+                session.trust_env = bool(transport.get("trust_env", True))
                 self._session = session
         self.base_url = f"{settings.api_url}/crm/{settings.api_version}"
-        self._base_url_initialized = True
-        self.merged_extra = {"timeout": settings.timeout, "allow_redirects": False}
         return self._session
+
+    def run_and_check(
+        self,
+        session: requests.Session,
+        prepped_request: requests.PreparedRequest,
+        extra_options: dict[Any, Any],
+    ) -> Any:
+        """
+        ``HttpHook.run_and_check`` with the connection's timeouts and no redirects, unless overridden.
+
+        :param session: the session.
+        :param prepped_request: the prepared request.
+        :param extra_options: ``HttpHook`` options (``timeout``, ``check_response``...).
+        """
+        options = {"timeout": self.settings.timeout, "allow_redirects": False, **(extra_options or {})}
+        return super().run_and_check(session, prepped_request, options)
 
     def _tokens(self) -> TokenSource:
         if self._token_source is None:
             session = self.get_conn()
             with self._init_lock:
                 if self._token_source is None:
+                    from airflow.sdk.log import mask_secret
+
                     self._token_source = token_source(
-                        self.settings, session, self.retry_policy, self.max_token_wait, self._sleep
+                        self.settings, session, self.retries, self.max_token_wait, self._sleep, mask_secret
                     )
         return self._token_source
 
@@ -187,7 +195,7 @@ class ZohoCRMHook(HttpHook):
         return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
 
     def _call(self, method: str, path: str, parse: Callable[[Any, int], Any], **kwargs: Any) -> Any:
-        return self._run(protocol.api_call(self.settings, self.retry_policy, method, path, parse, **kwargs))
+        return self._run(api.api_call(self.settings, self.retries, method, path, parse, **kwargs))
 
     # -- Zoho CRM API -----------------------------------------------------------------------------
 
@@ -211,7 +219,7 @@ class ZohoCRMHook(HttpHook):
             raise ValueError(f"mass_update takes at most {MAX_MASS_UPDATE_IDS} ids per call, got {len(ids)}")
         body = {"data": [dict(data)], "ids": [str(i) for i in ids], "over_write": bool(over_write)}
         return self._call(
-            "POST", f"{_check_module(module)}/actions/mass_update", protocol.parse_mass_update, json=body
+            "POST", f"{module_name(module)}/actions/mass_update", api.parse_mass_update, json=body
         )
 
     def mass_update_by_view(
@@ -240,19 +248,19 @@ class ZohoCRMHook(HttpHook):
             body["territory"] = {"id": str(territory_id), "include_child": bool(include_child)}
         return self._call(
             "POST",
-            f"{_check_module(module)}/actions/mass_update",
-            protocol.parse_job_id,
+            f"{module_name(module)}/actions/mass_update",
+            api.parse_job_id,
             json=body,
             resendable=False,  # a second POST could schedule a second job (or be ALREADY_SCHEDULED)
         )
 
     def _status_plan(self, settings: ZohoConnectionSettings, module: str, job_id: str) -> Plan[JobStatus]:
-        return protocol.api_call(
+        return api.api_call(
             settings,
-            self.retry_policy,
+            self.retries,
             "GET",
-            f"{_check_module(module)}/actions/mass_update",
-            partial(protocol.parse_job_status, str(job_id)),
+            f"{module_name(module)}/actions/mass_update",
+            partial(api.parse_job_status, str(job_id)),
             params={"job_id": str(job_id)},
         )
 
@@ -295,23 +303,36 @@ class ZohoCRMHook(HttpHook):
         :param fields: field API names to return.
         :return: ``id -> record`` for the ids that exist.
         """
+        records: dict[str, dict[str, Any]] = {}
+        for _, found in self.iter_records(module, ids, fields):
+            records.update(found)
+        return records
+
+    def iter_records(
+        self, module: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> Iterator[tuple[list[str], dict[str, dict[str, Any]]]]:
+        """
+        Read records by id, 100 per request (Zoho's limit), yielding each request's ids and what it found.
+
+        :param module: module API name.
+        :param ids: record ids (duplicates are read once).
+        :param fields: field API names to return.
+        """
         if isinstance(ids, str) or isinstance(fields, str):
             raise ValueError("ids and fields must be sequences, not strings")
-        path = _check_module(module)
+        path = module_name(module)
         unique = list(dict.fromkeys(str(i) for i in ids))
-        records: dict[str, dict[str, Any]] = {}
         for start in range(0, len(unique), MAX_GET_RECORD_IDS):
             chunk = unique[start : start + MAX_GET_RECORD_IDS]
             params = {"ids": ",".join(chunk), "fields": ",".join(fields)}
-            records.update(self._call("GET", path, protocol.parse_records, params=params))
-        return records
+            yield chunk, self._call("GET", path, api.parse_records, params=params)
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
         probe = type(self)(self.zoho_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
         try:
             settings = probe.settings
-            user = probe._call("GET", "users", protocol.parse_current_user, params={"type": "CurrentUser"})
+            user = probe._call("GET", "users", api.parse_current_user, params={"type": "CurrentUser"})
             return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
         except ZohoConnectionConfigError as exc:
             return False, f"Connection settings: {exc}"
@@ -333,27 +354,9 @@ class ZohoCRMHook(HttpHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Return hidden fields, relabelling and placeholders of the connection form."""
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
+        return _form.ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Return the extra fields of the connection form, built from ``CONN_FIELDS``."""
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import PasswordField, StringField
-
-        widgets: dict[str, Any] = {}
-        for name, spec in CONN_FIELDS.items():
-            if spec["schema"].get("format") == "password":
-                widgets[name] = PasswordField(lazy_gettext(spec["label"]), widget=BS3PasswordFieldWidget())
-            else:
-                widgets[name] = StringField(
-                    lazy_gettext(spec["label"]),
-                    widget=BS3TextFieldWidget(),
-                    default=spec["schema"].get("default"),
-                )
-        return widgets
+        return _form.form_widgets()

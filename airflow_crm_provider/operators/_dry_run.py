@@ -3,7 +3,7 @@ Dry run (ids mode): read the target fields of each record and report what a mass
 
 Nothing is written: the only requests are record reads (``get_records``, 100 ids per request, Zoho's
 limit). Each id gets the outcome ``would_update``, ``unchanged`` or ``not_found``; the task succeeds
-unless reading fails. Every ending goes through :func:`~airflow_crm_provider.results.conclude`.
+unless reading fails. The runner returns a :class:`~airflow_crm_provider.operators._outcome.RunResult`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.errors import ZohoCRMError
-from airflow_crm_provider.results import (
+from airflow_crm_provider.operators._outcome import (
     NOT_SENT,
-    RETRYABLE_ERRORS,
     Decision,
     RecordResult,
+    RunResult,
     Summary,
-    conclude,
     summarize,
 )
+from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-
-    from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
@@ -140,41 +137,33 @@ def _not_read(record_id: str, err: BaseException) -> RecordResult:
 
 
 def run_dry_run(
-    context: Context,
     hook: ZohoCRMHook,
     *,
     module: str,
     data: Mapping[str, Any],
     ids: Sequence[str],
     over_write: bool = False,
-    push: bool = True,
-) -> Summary:
+) -> RunResult:
     """
-    Read the ids' target fields, push the would-be results and end the task (no write is sent).
+    Read the ids' target fields and return the would-be results (no write is sent).
 
-    :param context: the task context.
     :param hook: the Zoho CRM hook.
     :param module: Zoho module API name.
     :param data: field API name -> value the mass update would set.
     :param ids: unique record ids, in input order.
     :param over_write: the run's ``over_write`` flag.
-    :param push: push XComs (the operator's ``do_xcom_push``).
     """
-    from airflow_crm_provider.hooks.zoho_crm import MAX_GET_RECORD_IDS
-
     fields = list(data)
     log.info("Dry run: reading %s of %d %s record(s); nothing is written", fields, len(ids), module)
     found: dict[str, dict[str, Any]] = {}
     read = 0
     error: BaseException | None = None
-    for start in range(0, len(ids), MAX_GET_RECORD_IDS):
-        chunk = list(ids[start : start + MAX_GET_RECORD_IDS])
-        try:
-            found.update(hook.get_records(module, chunk, fields))
-        except Exception as err:  # every id still gets a record, and the XComs are pushed
-            error = err
-            break
-        read += len(chunk)
+    try:
+        for chunk, got in hook.iter_records(module, ids, fields):
+            found.update(got)
+            read += len(chunk)
+    except Exception as err:  # every id still gets a record, and the XComs are pushed
+        error = err
     records = [dry_run_record(i, found.get(i), data, over_write) for i in ids[:read]]
     if error is not None:
         records += [_not_read(i, error) for i in ids[read:]]
@@ -192,9 +181,9 @@ def run_dry_run(
             f"dry run: {counts['would_update']} would be updated, {counts['unchanged']} unchanged, "
             f"{counts['not_found']} not found; nothing was written"
         )
-        return conclude(context, summary, records, Decision("success", reason), push=push)
+        return RunResult(summary, records, Decision("success", reason))
     text = error.describe() if isinstance(error, ZohoCRMError) else f"{type(error).__name__}: {error}"
     decision = Decision("failed", f"dry run could not read the records: {text}")
     if isinstance(error, ZohoCRMError) and not isinstance(error, RETRYABLE_ERRORS):
-        return conclude(context, summary, records, decision, push=push)
-    return conclude(context, summary, records, decision, push=push, retryable=error)
+        return RunResult(summary, records, decision)
+    return RunResult(summary, records, decision, retryable=error)

@@ -9,26 +9,25 @@ from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_crm_provider.errors import ErrorClass, parse_error_policy
-from airflow_crm_provider.operators._ids_mode import IdsPlan
-from airflow_crm_provider.results import OutcomePolicy
+from airflow_crm_provider.operators._ids_mode import IdsSettings
+from airflow_crm_provider.operators._outcome import Thresholds
+from airflow_crm_provider.zoho.errors import ErrorClass, parse_error_policy
+from airflow_crm_provider.zoho.settings import (
+    API_NAME_RE,
+    MAX_CONCURRENCY,
+    MAX_FIELDS_PER_CALL,
+    MAX_MASS_UPDATE_IDS,
+    module_name,
+    seconds,
+)
 
-#: Zoho takes at most this many ids per mass update call (ids mode).
-MAX_IDS_PER_CALL = 500
-#: Zoho's pool for heavy calls: at most this many concurrent mass updates per task.
-MAX_CONCURRENCY = 10
-#: No module takes more fields per mass update call (Deals: 3, most modules: 1).
-MAX_FIELDS_PER_CALL = 3
-
-_RECORD_ID = re.compile(r"^[0-9]{1,32}$")
-_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RECORD_ID = re.compile(r"^[0-9]{1,32}\Z")
 _SEPARATORS = re.compile(r"[\s,;]+")
 _EMPTY_TEXT = frozenset({"", "none", "null", "[]"})
 _SHOW = 5
@@ -172,7 +171,7 @@ def parse_data(value: Any) -> dict[str, Any]:
         raise InputError(
             "data is empty: give one field API name and the value to set, e.g. {'Lead_Status': 'Contacted'}"
         )
-    bad = [k for k in value if not isinstance(k, str) or not _API_NAME.match(k)]
+    bad = [k for k in value if not isinstance(k, str) or not API_NAME_RE.match(k)]
     if bad:
         raise InputError(f"data keys must be Zoho field API names (letters, digits, _): {_show(bad)}")
     if len(value) > MAX_FIELDS_PER_CALL:
@@ -194,9 +193,7 @@ def check_module(value: Any) -> str:
     :param value: the rendered ``module`` argument.
     :raises InputError: if it is not an API name.
     """
-    if not isinstance(value, str) or not _API_NAME.match(value.strip()):
-        raise InputError(f"module must be a Zoho module API name such as 'Leads', got {value!r}")
-    return value.strip()
+    return module_name(value, InputError)
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -233,19 +230,6 @@ def check_ratio(name: str, value: Any) -> float:
     return float(value)
 
 
-def check_seconds(name: str, value: Any) -> float:
-    """
-    Check a non-negative number of seconds.
-
-    :param name: argument name for the message.
-    :param value: the value.
-    :raises InputError: if it is not a non-negative number.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-        raise InputError(f"{name} must be a non-negative number of seconds, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class CheckedInputs:
     """
@@ -256,8 +240,8 @@ class CheckedInputs:
     :param ids: unique record ids in input order (ids mode).
     :param duplicates: ids given more than once.
     :param overrides: the user's per-code error classes.
-    :param policy: the task-outcome thresholds.
-    :param plan: how ids are sent.
+    :param thresholds: the task-outcome thresholds.
+    :param sending: how ids are sent.
     """
 
     module: str
@@ -265,8 +249,8 @@ class CheckedInputs:
     ids: list[str]
     duplicates: list[str]
     overrides: dict[str, ErrorClass]
-    policy: OutcomePolicy
-    plan: IdsPlan
+    thresholds: Thresholds
+    sending: IdsSettings
 
 
 def check_inputs(
@@ -299,15 +283,17 @@ def check_inputs(
         ids=parsed.ids,
         duplicates=parsed.duplicates,
         overrides=overrides,
-        policy=OutcomePolicy(
+        thresholds=Thresholds(
             max_failed_records=check_int("max_failed_records", max_failed_records, 0),
             max_skipped_ratio=check_ratio("max_skipped_ratio", max_skipped_ratio),
             soft_fail=bool(soft_fail),
         ),
-        plan=IdsPlan(
-            batch_size=check_int("batch_size", batch_size, 1, MAX_IDS_PER_CALL),
+        sending=IdsSettings(
+            batch_size=check_int("batch_size", batch_size, 1, MAX_MASS_UPDATE_IDS),
             max_concurrency=check_int("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
             locked_retries=check_int("locked_retries", locked_retries, 0),
-            locked_retry_delay=check_seconds("locked_retry_delay", locked_retry_delay),
+            locked_retry_delay=seconds(
+                locked_retry_delay, "locked_retry_delay", zero_ok=True, error=InputError
+            ),
         ),
     )

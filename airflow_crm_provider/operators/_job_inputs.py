@@ -7,20 +7,19 @@ into ``AirflowFailException`` before any request is sent.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators._inputs import InputError, parse_ids
-from airflow_crm_provider.results import OutcomePolicy
+from airflow_crm_provider.operators._outcome import Thresholds
+from airflow_crm_provider.operators._task_state import fingerprint
+from airflow_crm_provider.zoho.settings import seconds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from airflow_crm_provider.errors import ErrorClass
+    from airflow_crm_provider.zoho.errors import ErrorClass
 
 
 @dataclass(frozen=True)
@@ -82,11 +81,6 @@ def check_view_target(
     return ViewTarget(view, territory, bool(include_child) and territory is not None)
 
 
-def _positive(value: Any) -> bool:
-    """Tell whether ``value`` is a finite number of seconds above zero (NaN and infinity are not)."""
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
-
-
 def check_timing(poll_interval: Any, timeout: Any) -> tuple[float, float | None]:
     """
     Check ``poll_interval`` (seconds > 0) and ``timeout`` (seconds > 0, a ``timedelta`` or ``None``).
@@ -95,15 +89,10 @@ def check_timing(poll_interval: Any, timeout: Any) -> tuple[float, float | None]
     :param timeout: how long to wait for the job, or ``None`` for as long as it runs.
     :raises InputError: naming the bad value.
     """
-    if not _positive(poll_interval):
-        raise InputError(f"poll_interval must be a positive number of seconds, got {poll_interval!r}")
+    interval = seconds(poll_interval, "poll_interval", error=InputError)
     if isinstance(timeout, timedelta):
         timeout = timeout.total_seconds()
-    if timeout is not None and not _positive(timeout):
-        raise InputError(
-            f"timeout must be a positive number of seconds, a timedelta or None, got {timeout!r}"
-        )
-    return float(poll_interval), None if timeout is None else float(timeout)
+    return interval, None if timeout is None else seconds(timeout, "timeout", error=InputError)
 
 
 @dataclass(frozen=True)
@@ -116,11 +105,10 @@ class JobSettings:
     :param target: the custom view (and territory).
     :param over_write: multi-select picklists: replace (``True``) or append (``False``).
     :param overrides: the user's per-code classes.
-    :param policy: the user's thresholds.
+    :param thresholds: the user's thresholds.
     :param zoho_conn_id: the connection id (the trigger resolves it itself).
     :param poll_interval: seconds between status requests.
     :param timeout: seconds to wait for the job, or ``None``.
-    :param push: push XComs (the operator's ``do_xcom_push``).
     """
 
     module: str
@@ -128,13 +116,11 @@ class JobSettings:
     target: ViewTarget
     over_write: bool = False
     overrides: Mapping[str, ErrorClass] = field(default_factory=dict)
-    policy: OutcomePolicy = field(default_factory=OutcomePolicy)
+    thresholds: Thresholds = field(default_factory=Thresholds)
     zoho_conn_id: str = "zoho_crm_default"
     poll_interval: float = 30.0
     timeout: float | None = None
-    push: bool = True
 
     def fingerprint(self) -> str:
         """Return a digest of what the job writes, so a retry only resumes a job for the same target."""
-        body = [self.module, self.data, self.over_write, *vars(self.target).values()]
-        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:24]
+        return fingerprint(self.module, self.data, self.over_write, *vars(self.target).values())

@@ -5,8 +5,9 @@ The worker schedules the job (the only POST), pushes its id to XCom at once and 
 3.3's ``task_state_store``, so a retry after a crash resumes the same job instead of scheduling a
 second one. It then waits by polling, or defers to the poll-only
 :class:`~airflow_crm_provider.triggers.mass_update.ZohoCRMMassUpdateJobTrigger`. Zoho reports counts
-only, so the summary carries the job's counts and ``records`` is empty. Every ending goes through
-:func:`~airflow_crm_provider.results.conclude`.
+only, so the summary carries the job's counts and ``records`` is empty. The runner knows nothing of
+the task context: the operator passes callables that push the job id and defer, and concludes the
+:class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back.
 """
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
-from airflow_crm_provider.errors import ErrorClass, ZohoCRMError, ZohoTransientError, classify
-from airflow_crm_provider.operators._job_state import JobState, JobTracker, job_state
-from airflow_crm_provider.results import RETRYABLE_ERRORS, Decision, Summary, conclude, decide, summarize
+from airflow_crm_provider.operators._outcome import (
+    Decision,
+    RunResult,
+    Summary,
+    decide,
+    rejection_class,
+    summarize,
+)
+from airflow_crm_provider.zoho.api import JobState, job_state
+from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ErrorClass, ZohoCRMError, ZohoTransientError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow.sdk import Context
-
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
     from airflow_crm_provider.operators._job_inputs import JobSettings
-    from airflow_crm_provider.replies import JobStatus
+    from airflow_crm_provider.operators._task_state import JobTracker
     from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
+    from airflow_crm_provider.zoho.api import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -83,20 +89,16 @@ def _where(settings: JobSettings) -> str:
     return where
 
 
-def _conclude_rejection(context: Context, settings: JobSettings, exc: ZohoCRMError) -> Summary:
-    """End the task after Zoho refused to schedule the job, per the error policy."""
+def _rejected(settings: JobSettings, exc: ZohoCRMError) -> RunResult:
+    """Return how the task ends after Zoho refused to schedule the job, per the error policy."""
     summary = job_summary(settings, None, None)
-    klass = classify(exc.code, dict(settings.overrides))
+    klass = rejection_class(exc, settings.overrides)
     where = _where(settings)
     if isinstance(exc, RETRYABLE_ERRORS):
-        return conclude(
-            context, summary, [], Decision("failed", exc.describe()), push=settings.push, retryable=exc
-        )
+        return RunResult(summary, [], Decision("failed", exc.describe()), retryable=exc, final=False)
     if klass is ErrorClass.RETRY:
         retry = exc.as_retryable(f"Zoho did not schedule the mass update of {where}")
-        return conclude(
-            context, summary, [], Decision("failed", str(retry)), push=settings.push, retryable=retry
-        )
+        return RunResult(summary, [], Decision("failed", str(retry)), retryable=retry, final=False)
     if klass is ErrorClass.IGNORE:
         decision = Decision("success", f"{exc.describe()} ignored per error_policy; no job was scheduled")
     elif klass is ErrorClass.SOFT:
@@ -110,12 +112,12 @@ def _conclude_rejection(context: Context, settings: JobSettings, exc: ZohoCRMErr
             reason = f"Zoho did not schedule the mass update of {where}: {exc.describe()}"
         decision = (
             Decision("skipped", reason)
-            if settings.policy.soft_fail
+            if settings.thresholds.soft_fail
             else Decision("failed", f"{reason}, and soft_fail=False")
         )
     else:
-        decision = decide(summary, settings.policy, request_error=exc.describe())
-    return conclude(context, summary, [], decision, push=settings.push)
+        decision = decide(summary, settings.thresholds, request_error=exc.describe())
+    return RunResult(summary, [], decision)
 
 
 def _resume(hook: ZohoCRMHook, settings: JobSettings, tracker: JobTracker) -> tuple[str, JobStatus] | None:
@@ -174,33 +176,29 @@ def wait_for_job(
 
 
 def finish_job(
-    context: Context, settings: JobSettings, job_id: str, job: JobStatus, *, timed_out: bool = False
-) -> Summary:
+    settings: JobSettings, job_id: str, job: JobStatus, *, timed_out: bool = False, resumable: bool = False
+) -> RunResult:
     """
-    End the task from the job's final (or last known) status.
+    Return how the task ends from the job's final (or last known) status.
 
-    :param context: the task context.
     :param settings: the run's settings.
     :param job_id: the job id.
     :param job: the job's status.
     :param timed_out: the timeout passed while the job was still active.
+    :param resumable: the job id is kept for a retry (``task_state_store``).
     """
     summary = job_summary(settings, job_id, job)
     state = job_state(job)
-    tracker = JobTracker.from_context(context, settings.fingerprint())
     if timed_out:
-        keep = (
-            " and this task instance keeps its id, so clearing the task resumes it" if tracker.enabled else ""
-        )
+        keep = " and this task instance keeps its id, so clearing the task resumes it" if resumable else ""
         decision = Decision(
             "failed",
             f"job {job_id} was still {job['status']} when timeout={settings.timeout or 0:g}s passed; "
             f"it keeps running in Zoho CRM{keep}",
         )
-        return conclude(context, summary, [], decision, push=settings.push)
-    tracker.clear()
+        return RunResult(summary, [], decision, final=False)
     if state is JobState.COMPLETED:
-        decision = decide(summary, settings.policy)
+        decision = decide(summary, settings.thresholds)
     elif state is JobState.FAILED:
         decision = Decision(
             "failed",
@@ -210,7 +208,7 @@ def finish_job(
         decision = Decision(
             "failed", f"job {job_id} has status {job['status']!r}, unknown here: failing closed"
         )
-    return conclude(context, summary, [], decision, push=settings.push)
+    return RunResult(summary, [], decision)
 
 
 def make_trigger(settings: JobSettings, job_id: str) -> tuple[ZohoCRMMassUpdateJobTrigger, timedelta | None]:
@@ -235,23 +233,24 @@ def make_trigger(settings: JobSettings, job_id: str) -> tuple[ZohoCRMMassUpdateJ
 
 
 def run_job(
-    context: Context,
     settings: JobSettings,
     hook: ZohoCRMHook,
+    tracker: JobTracker,
     *,
+    on_scheduled: Callable[[str], None] = lambda job_id: None,
     defer: Callable[[ZohoCRMMassUpdateJobTrigger, timedelta | None], Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-) -> Summary:
+) -> RunResult:
     """
-    Schedule (or resume) the job, push its id, wait for it and end the task.
+    Schedule (or resume) the job, report its id, wait for it and return how the task ends.
 
-    :param context: the task context.
     :param settings: the run's settings.
     :param hook: the Zoho CRM hook.
+    :param tracker: keeps the job id across tries.
+    :param on_scheduled: called with the job id as soon as it is known (the operator pushes it to XCom).
     :param defer: ``(trigger, timeout)`` that defers the task (raises ``TaskDeferred``); ``None`` polls here.
     :param sleep: the sleep function of the polling loop.
     """
-    tracker = JobTracker.from_context(context, settings.fingerprint())
     target = settings.target
     try:
         resumed = _resume(hook, settings, tracker)
@@ -270,11 +269,10 @@ def run_job(
         else:
             job_id, job = resumed
     except ZohoCRMError as exc:
-        return _conclude_rejection(context, settings, exc)
-    if settings.push:
-        context["ti"].xcom_push(key="job_id", value=job_id)
+        return _rejected(settings, exc)
+    on_scheduled(job_id)
     if job is not None and job_state(job) is not JobState.ACTIVE:
-        return finish_job(context, settings, job_id, job)
+        return finish_job(settings, job_id, job)
     if defer is not None:
         trigger, defer_timeout = make_trigger(settings, job_id)
         log.info("Deferring: the triggerer polls job %s every %gs", job_id, settings.poll_interval)
@@ -289,51 +287,50 @@ def run_job(
             sleep=sleep,
         )
     except ZohoCRMError as exc:
-        return _conclude_poll_error(context, settings, job_id, job, exc.describe(), exc)
-    return finish_job(context, settings, job_id, job, timed_out=timed_out)
+        return _poll_failed(settings, job_id, job, exc.describe(), exc, tracker.enabled)
+    return finish_job(settings, job_id, job, timed_out=timed_out, resumable=tracker.enabled)
 
 
-def _conclude_poll_error(
-    context: Context,
+def _poll_failed(
     settings: JobSettings,
     job_id: str,
     job: Mapping[str, Any] | None,
     message: str,
     exc: BaseException | None,
-) -> Summary:
-    """End the task after reading the job's status failed (transient: Airflow retries apply)."""
+    resumable: bool,
+) -> RunResult:
+    """Return how the task ends after reading the job's status failed (transient: Airflow retries apply)."""
     summary = job_summary(settings, job_id, job)
     if isinstance(exc, RETRYABLE_ERRORS):
-        if not AIRFLOW_V_3_3_PLUS:
+        if not resumable:
             log.warning(
-                "Airflow < 3.3: a retry of this task schedules a new job instead of resuming %s", job_id
+                "The job id is not kept: a retry of this task schedules a new job instead of %s", job_id
             )
-        return conclude(context, summary, [], Decision("failed", message), push=settings.push, retryable=exc)
-    JobTracker.from_context(context, settings.fingerprint()).clear()
+        return RunResult(summary, [], Decision("failed", message), retryable=exc, final=False)
     decision = Decision("failed", f"reading the status of job {job_id} failed: {message}")
-    return conclude(context, summary, [], decision, push=settings.push)
+    return RunResult(summary, [], decision)
 
 
-def complete_job(context: Context, settings: JobSettings, event: Any) -> Summary:
+def complete_job(settings: JobSettings, event: Any, *, resumable: bool = False) -> RunResult:
     """
-    End the task from the trigger's event (the operator's ``execute_complete``).
+    Return how the task ends from the trigger's event (the operator's ``execute_complete``).
 
-    :param context: the task context.
     :param settings: the run's settings (re-rendered after the deferral).
     :param event: ``{"status", "job_id", "job", "message", "code", "retryable"}`` from the trigger.
+    :param resumable: the job id is kept for a retry (``task_state_store``).
     """
     if not isinstance(event, dict) or not event.get("job_id"):
         summary = job_summary(settings, None, None)
         decision = Decision(
             "failed", f"the trigger sent an event this operator does not understand: {event!r}"
         )
-        return conclude(context, summary, [], decision, push=settings.push)
+        return RunResult(summary, [], decision)
     job_id = str(event["job_id"])
     job = event.get("job")
     if event.get("status") == "timeout" and job:
-        return finish_job(context, settings, job_id, job, timed_out=True)
+        return finish_job(settings, job_id, job, timed_out=True, resumable=resumable)
     if job and job_state(job) is not JobState.ACTIVE:
-        return finish_job(context, settings, job_id, job)
+        return finish_job(settings, job_id, job)
     message = str(event.get("message") or f"the trigger ended with status {event.get('status')!r}")
     exc = ZohoTransientError(message) if event.get("retryable") else None
-    return _conclude_poll_error(context, settings, job_id, job, message, exc)
+    return _poll_failed(settings, job_id, job, message, exc, resumable)

@@ -17,7 +17,7 @@ from airflow.sdk import BaseOperatorLink
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import BaseOperator, Context
+    from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
@@ -81,18 +81,18 @@ def link_target(hook: ZohoCRMHook, module: str, ids: Sequence[str], cvid: Any) -
     }
 
 
-def save_link_target(context: Context, hook: ZohoCRMHook, module: str, ids: Sequence[str], cvid: Any) -> None:
+def save_link_target(ti: Any, hook: ZohoCRMHook, module: str, ids: Sequence[str], cvid: Any) -> None:
     """
     Push the task's link target to XCom; a failure is logged, never raised (the link is optional).
 
-    :param context: the task context.
+    :param ti: the running task instance (``context["ti"]``).
     :param hook: the hook, its connection already resolved.
     :param module: the module API name.
     :param ids: the validated ids (empty in job mode).
     :param cvid: the custom view (job mode) or ``None``.
     """
     try:
-        context["ti"].xcom_push(key=LINK_TARGET_KEY, value=link_target(hook, module, ids, cvid))
+        ti.xcom_push(key=LINK_TARGET_KEY, value=link_target(hook, module, ids, cvid))
     except Exception:
         log.warning(
             "Could not save the Zoho CRM link target; the task's extra link stays empty", exc_info=True

@@ -1,18 +1,23 @@
-"""Operators that set one field to one value on many Zoho CRM records, reporting every record."""
+"""
+Operators that set one field to one value on many Zoho CRM records, reporting every record.
+
+This module is the only code that touches the task context: it renders and validates the inputs,
+hands them to a runner (ids mode, job mode, dry run) that knows nothing of Airflow, then pushes the
+:class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back to XCom and ends the task.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_crm_provider.operators._compat import conf
 from airflow_crm_provider.operators._dry_run import run_dry_run
-from airflow_crm_provider.operators._ids_mode import run_ids_mode
+from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
 from airflow_crm_provider.operators._inputs import (
-    MAX_IDS_PER_CALL,
     CheckedInputs,
     InputError,
     check_inputs,
@@ -26,17 +31,24 @@ from airflow_crm_provider.operators._job_inputs import (
     is_unset,
 )
 from airflow_crm_provider.operators._job_mode import complete_job, run_job
-from airflow_crm_provider.operators._ledger import ChunkLedger
-from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
-from airflow_crm_provider.results import (
+from airflow_crm_provider.operators._outcome import (
     Decision,
     Mode,
+    RunResult,
     Summary,
     build_records,
-    conclude,
-    decide,
+    format_report,
     summarize,
 )
+from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, TaskState, fingerprint
+from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.version_compat import (
+    AIRFLOW_V_3_3_PLUS,
+    AirflowFailException,
+    AirflowSkipException,
+    conf,
+)
+from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,8 +57,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.replies import ZohoEntry
     from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
+    from airflow_crm_provider.zoho.api import ZohoEntry
+
+log = logging.getLogger(__name__)
+
 
 #: How long job mode waits for a job by default (Zoho runs up to 50,000 records per job).
 DEFAULT_JOB_TIMEOUT = timedelta(hours=6)
@@ -114,7 +129,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         ids: Sequence[str | int] | str | None = None,
         over_write: bool = False,
         zoho_conn_id: str = "zoho_crm_default",
-        batch_size: int = MAX_IDS_PER_CALL,
+        batch_size: int = MAX_MASS_UPDATE_IDS,
         max_concurrency: int = 4,
         error_policy: dict[str, str] | None = None,
         max_failed_records: int = 0,
@@ -204,7 +219,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             view = self._view_target()
             inputs = self._inputs()
         except InputError as err:
-            return self._refuse(context, f"invalid input, nothing was sent to Zoho: {err}")
+            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         if view is not None:
             return self._run_job(context, inputs, view)
         if inputs.duplicates:
@@ -215,20 +230,16 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             )
         if not inputs.ids:
             decision = Decision("skipped", "no record ids to update after rendering `ids`")
-            summary = summarize(inputs.module, self._mode(), [])
-            return conclude(context, summary, [], decision, push=self.do_xcom_push)
-        if self.is_dry_run:
-            hook = self._connected_hook(context, inputs.ids)
-            return run_dry_run(
-                context,
-                hook,
-                module=inputs.module,
-                data=inputs.data,
-                ids=inputs.ids,
-                over_write=bool(self.over_write),
-                push=self.do_xcom_push,
+            return self._conclude(
+                context, RunResult(summarize(inputs.module, self._mode(), []), [], decision)
             )
-        return self._run_ids(context, inputs)
+        hook = self._connected_hook(context, inputs.ids)
+        if self.is_dry_run:
+            result = run_dry_run(
+                hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
+            )
+            return self._conclude(context, result)
+        return self._run_ids(context, hook, inputs)
 
     def _job_settings(self, inputs: CheckedInputs, view: ViewTarget) -> JobSettings:
         """Return the job-mode settings (raises :class:`InputError`)."""
@@ -239,11 +250,10 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             target=view,
             over_write=bool(self.over_write),
             overrides=inputs.overrides,
-            policy=inputs.policy,
+            thresholds=inputs.thresholds,
             zoho_conn_id=self.zoho_conn_id,
             poll_interval=poll_interval,
             timeout=timeout,
-            push=self.do_xcom_push,
         )
 
     def _run_job(self, context: Context, inputs: CheckedInputs, view: ViewTarget) -> Summary:
@@ -251,13 +261,22 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         try:
             settings = self._job_settings(inputs, view)
         except InputError as err:
-            return self._refuse(context, f"invalid input, nothing was sent to Zoho: {err}")
+            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         hook = self._connected_hook(context, [])
+        state = self._task_state(context, "a retry of this task schedules a new job")
+
+        def on_scheduled(job_id: str) -> None:
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key="job_id", value=job_id)
 
         def defer(trigger: ZohoCRMMassUpdateJobTrigger, timeout: timedelta | None) -> None:
             self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
 
-        return run_job(context, settings, hook, defer=defer if self.deferrable else None)
+        tracker = JobTracker(state, settings.fingerprint())
+        result = run_job(
+            settings, hook, tracker, on_scheduled=on_scheduled, defer=defer if self.deferrable else None
+        )
+        return self._conclude(context, result, state)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Summary:
         """
@@ -273,8 +292,18 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
                 raise InputError("cvid rendered empty after the deferral; cannot conclude the job")
             settings = self._job_settings(inputs, view)
         except InputError as err:
-            return self._refuse(context, f"invalid input after the deferral: {err}")
-        return complete_job(context, settings, event)
+            return self._conclude(context, self._refusal(f"invalid input after the deferral: {err}"))
+        state = self._task_state(context, "a retry of this task schedules a new job")
+        JobTracker(state, settings.fingerprint())  # owns the job's key, so a final outcome forgets it
+        return self._conclude(context, complete_job(settings, event, resumable=state.enabled), state)
+
+    def _task_state(self, context: Context, without: str) -> TaskState:
+        """Return this task instance's state across tries, saying what a retry does without one."""
+        state = TaskState(context.get("task_state_store"))
+        if not state.enabled:
+            where = "is not in the context" if AIRFLOW_V_3_3_PLUS else "does not exist before Airflow 3.3"
+            self.log.warning("task_state_store %s: %s", where, without)
+        return state
 
     def _connected_hook(self, context: Context, ids: list[str]) -> ZohoCRMHook:
         """Return the hook with its connection resolved, or end the task (still pushing XComs)."""
@@ -285,9 +314,9 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             # bad settings fail the task; anything else (e.g. a connection not found yet) is retryable
             reason = f"connection {self.zoho_conn_id!r} is not usable: {err}"
             final = isinstance(err, (ValueError, TypeError))
-            self._refuse(context, reason, ids, retryable=None if final else err)
-            raise  # not reached: _refuse always raises
-        save_link_target(context, hook, str(self.module), ids, self.cvid)
+            self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
+            raise  # not reached: a refusal always ends the task
+        save_link_target(context["ti"], hook, str(self.module), ids, self.cvid)
         return hook
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
@@ -300,52 +329,87 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
 
         return lineage_on_complete(task_instance)
 
-    def _refuse(
-        self,
-        context: Context,
-        reason: str,
-        ids: list[str] | None = None,
-        *,
-        retryable: BaseException | None = None,
-    ) -> Summary:
-        """End the task as failed before any mass update call, still pushing both XComs."""
+    def _refusal(
+        self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None
+    ) -> RunResult:
+        """Return a run that ended as failed before any mass update call (every id still gets a record)."""
         if ids is None:
             ids = requested_ids(self.ids)
         records = build_records(ids, {}, missing_message=f"not sent: {reason}")
         summary = summarize(str(self.module), self._mode(), records)
-        decision = Decision("failed", reason)
-        return conclude(context, summary, records, decision, push=self.do_xcom_push, retryable=retryable)
+        return RunResult(summary, records, Decision("failed", reason), retryable=retryable, final=False)
 
-    def _run_ids(self, context: Context, inputs: CheckedInputs) -> Summary:
+    def _run_ids(self, context: Context, hook: ZohoCRMHook, inputs: CheckedInputs) -> Summary:
         """Send the ids in chunks, then conclude (ids mode)."""
-        module, data, ids, plan = inputs.module, inputs.data, inputs.ids, inputs.plan
-        hook = self._connected_hook(context, ids)
-        ledger = ChunkLedger.from_context(context, module, data, self.over_write)
+        module, data, ids, sending = inputs.module, inputs.data, inputs.ids, inputs.sending
+        over_write = bool(self.over_write)
+        state = self._task_state(context, "a retry of this task re-sends every id")
+        ledger = ChunkLedger(state, fingerprint(module, data, over_write))
         self.log.info(
             "Mass update of %d %s record(s), fields %s: chunks of up to %d ids, %d call(s) at a time",
             len(ids),
             module,
             sorted(data),
-            plan.batch_size,
-            plan.max_concurrency,
+            sending.batch_size,
+            sending.max_concurrency,
         )
-        over_write = bool(self.over_write)
 
         def send(chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
 
-        run = run_ids_mode(send, ids, plan, ledger, inputs.overrides)
+        run = run_ids_mode(send, ids, sending, ledger, inputs.overrides)
         self.log.info(
             "%d mass update call(s) made; %d id(s) resumed from earlier tries", run.calls, run.resumed
         )
-        records = build_records(ids, run.entries, inputs.overrides)
-        summary = summarize(module, "ids", records)
-        request_error = run.request_error.describe() if run.request_error is not None else None
-        decision = decide(summary, inputs.policy, request_error=request_error)
-        retryable = run.stop_error if request_error is None else None
-        if retryable is None:
-            ledger.clear()  # a final outcome: clearing the task later re-sends everything
-        return conclude(context, summary, records, decision, push=self.do_xcom_push, retryable=retryable)
+        return self._conclude(
+            context, ids_result(module, ids, run, inputs.thresholds, inputs.overrides), state
+        )
+
+    def _conclude(self, context: Context, result: RunResult, state: TaskState | None = None) -> Summary:
+        """
+        Log the report, push both XComs, forget the saved state if final, then end the task.
+
+        The summary (``return_value``) and ``records`` are pushed before any exception is raised, so
+        ``all_done`` downstream tasks and callbacks can read them whichever way the task ends.
+
+        :param context: the task context (its ``ti`` pushes the XComs).
+        :param result: what the runner returned.
+        :param state: the task's saved state, forgotten once the outcome is final and pushed.
+        :return: the summary, on success (Airflow pushes it as ``return_value``).
+        :raises AirflowFailException: the decision is ``failed`` (no Airflow retries).
+        :raises AirflowSkipException: the decision is ``skipped``.
+        """
+        summary, records, decision, retryable = (
+            result.summary,
+            result.records,
+            result.decision,
+            result.retryable,
+        )
+        outcome = "failed" if retryable is not None else decision.outcome
+        summary["outcome"] = outcome
+        summary["reason"] = str(retryable) if retryable is not None else decision.reason
+        if retryable is None and outcome != "success":
+            # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
+            log.warning("Zoho CRM mass update of %s %s: %s", summary["module"], outcome, decision.reason)
+        log.info("%s", format_report(summary, records))
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="records", value=list(records))
+            if outcome != "success":
+                context["ti"].xcom_push(key="return_value", value=summary)
+        if state is not None and result.final:
+            state.clear()  # only now: the outcome is recorded, so a crash before this resumes the run
+        module = summary["module"]
+        if retryable is not None:
+            self.log.error(
+                "Zoho CRM mass update stopped by a transient error; Airflow retries apply: %s", retryable
+            )
+            raise retryable
+        if outcome == "failed":
+            raise AirflowFailException(f"Zoho CRM mass update of {module} failed: {decision.reason}")
+        if outcome == "skipped":
+            raise AirflowSkipException(f"Zoho CRM mass update of {module} skipped: {decision.reason}")
+        log.info("Zoho CRM mass update of %s succeeded: %s", module, decision.reason)
+        return summary
 
 
 class LeadsMassUpdateOperator(ZohoCRMMassUpdateOperator):

@@ -28,25 +28,25 @@ class RunningEmulator:
     :param client: admin API client.
     :param process: the emulator process, when this handle started it.
     :param log_path: file receiving the process's stdout and stderr.
-    :param token_cache_dir: token cache directory that :meth:`connection_dict` puts in the connection.
+    :param cache_dir: token cache directory that :meth:`connection_dict` puts in the connection.
     """
 
     url: str
     client: EmulatorClient
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
-    token_cache_dir: str | None = None
+    cache_dir: str | None = None
 
-    def with_token_cache_dir(self, path: str | Path) -> RunningEmulator:
+    def with_cache_dir(self, path: str | Path) -> RunningEmulator:
         """Return the same emulator whose connections cache tokens in files under ``path``."""
-        return dataclasses.replace(self, token_cache_dir=str(path))
+        return dataclasses.replace(self, cache_dir=str(path))
 
     def connection_dict(self, **extra_overrides: Any) -> dict[str, Any]:
         """
         Return an Airflow ``zoho_crm`` connection (as a dict) that talks to this emulator.
 
         Extras: ``refresh_token``, ``accounts_url``, ``api_url``, ``api_version`` (``v8``), plus
-        ``token_cache="file"`` and ``token_cache_dir`` when a token cache directory is set.
+        ``cache="file"`` and ``cache_dir`` when a token cache directory is set.
 
         :param extra_overrides: extras to set; a None value removes that extra.
         """
@@ -56,8 +56,8 @@ class RunningEmulator:
             "api_url": self.url,
             "api_version": "v8",
         }
-        if self.token_cache_dir is not None:
-            extra.update(token_cache="file", token_cache_dir=self.token_cache_dir)  # noqa: S106
+        if self.cache_dir is not None:
+            extra.update(cache="file", cache_dir=self.cache_dir)
         extra.update(extra_overrides)
         return {
             "conn_type": "zoho_crm",

@@ -69,7 +69,7 @@ def zoho_emulator_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
 def zoho_emulator(zoho_emulator_server: RunningEmulator, tmp_path: Path) -> RunningEmulator:
     """Return the session's emulator, reset to the default state and settings for this test."""
     zoho_emulator_server.client.reset()
-    return zoho_emulator_server.with_token_cache_dir(tmp_path / "tokens")
+    return zoho_emulator_server.with_cache_dir(tmp_path / "tokens")
 
 
 @pytest.fixture

@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_crm_provider.errors import ZohoCRMError
-from airflow_crm_provider.operators._job_state import JobState, job_state
-from airflow_crm_provider.results import RETRYABLE_ERRORS
+from airflow_crm_provider.zoho.api import JobState, job_state
+from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from airflow_crm_provider.replies import JobStatus
+    from airflow_crm_provider.zoho.api import JobStatus
 
 
 class ZohoCRMMassUpdateJobTrigger(BaseTrigger):

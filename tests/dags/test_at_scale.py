@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from airflow_crm_provider.testing.emulator import LEADS_VIEW_ID, LOCKED_ID, NOT_APPROVED_ID, SEED_IDS
@@ -60,3 +65,36 @@ def test_mapped_defaults_to_one_chunk(load_dags, zoho_emulator, staging):
 
     assert states(dag_run) == {"select_chunks": "success", "update_chunk[0]": "success", "report": "success"}
     assert xcom(dag_run, "select_chunks") == [sorted([*SEED_IDS, NOT_APPROVED_ID, LOCKED_ID])]
+
+
+def lines_outside_groups(output: str) -> list[str]:
+    """Return the log lines a reader sees without expanding a ``::group::`` (the UI collapses them)."""
+    visible, depth = [], 0
+    for line in output.splitlines():
+        if "::group::" in line:
+            depth += 1
+        elif "::endgroup::" in line:
+            depth = max(depth - 1, 0)
+        elif depth == 0:
+            visible.append(line)
+    return visible
+
+
+def test_a_skipped_chunk_says_why_outside_the_collapsed_groups(load_dags, zoho_emulator, staging):
+    """The task log as Airflow writes it (``airflow dags test``): the reason is not only in a group."""
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    conf = json.dumps({"chunk_size": 2})
+    run = subprocess.run(
+        [airflow, "dags", "test", "leads_mass_update_mapped", "-c", conf],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    output = run.stdout + run.stderr
+
+    reason = "skipped: no record was updated (2 skipped, 0 ignored)"
+    visible = lines_outside_groups(output)
+    first = next(i for i, line in enumerate(visible) if reason in line)
+    # the reason comes first, then that chunk's report table
+    assert "2 requested, 0 updated, 2 skipped" in "\n".join(visible[first:])

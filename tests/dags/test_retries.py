@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.testing.emulator import LOCKED_ID, NOT_APPROVED_ID, SEED_IDS
+from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.dags.conftest import states, xcom
 
 pytestmark = pytest.mark.integration

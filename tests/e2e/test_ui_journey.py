@@ -70,7 +70,9 @@ def test_add_a_zoho_crm_connection_through_the_form(page, airflow_ui, shot) -> N
     port.fill("443")
     dialog.get_by_role("button", name="Extra Fields", exact=True).click()
     assert dialog.locator("#element_refresh_token").get_attribute("type") == "password"
-    dialog.get_by_text("empty: from the data centre", exact=False).first.wait_for()  # hints are visible
+    dialog.get_by_text(
+        "Leave empty to use the data centre", exact=False
+    ).first.wait_for()  # hints are visible
     dialog.locator("#element_refresh_token").fill(defaults.REFRESH_TOKEN)
     dialog.locator("#element_accounts_url").fill(airflow_ui["emulator"])
     dialog.locator("#element_api_url").fill(airflow_ui["emulator"])

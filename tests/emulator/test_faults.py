@@ -1,4 +1,4 @@
-"""Fault injection (latency, 429s, 500s, dropped connections) and the per-token concurrency limit."""
+"""Fault injection: latency, 429s, 500s, dropped connections (the org limits: test_org_limits.py)."""
 
 from __future__ import annotations
 
@@ -87,21 +87,6 @@ def test_faults_spare_the_token_endpoint_and_the_admin_api(
     assert zoho_emulator.client.config()["drop_connections"] == 1
 
 
-def test_concurrency_limit_per_token(crm: Crm, zoho_emulator: RunningEmulator) -> None:
-    zoho_emulator.client.configure(latency=1.0, concurrency_limit=2)
-
-    def call(_: int) -> int:
-        return requests.get(
-            crm.url + USERS, headers={"Authorization": f"Zoho-oauthtoken {crm.token}"}, timeout=30
-        ).status_code
-
-    with ThreadPoolExecutor(6) as pool:
-        statuses = list(pool.map(call, range(6)))
-    assert set(statuses) == {200, 429}
-    counters = zoho_emulator.client.counters()
-    assert (counters["max_in_flight"], counters["answered_429"]) == (2, statuses.count(429))
-
-
 def test_a_request_waiting_out_latency_across_a_reset_changes_nothing(
     crm: Crm, zoho_emulator: RunningEmulator
 ) -> None:
@@ -118,22 +103,3 @@ def test_a_request_waiting_out_latency_across_a_reset_changes_nothing(
     assert (response.status_code, response.json()["code"]) == (500, "INTERNAL_ERROR")
     assert client.records()[SEED_IDS[0]]["City"] != "Porto"
     assert client.counters()["records_changed"] == 0
-
-
-def test_the_limit_counts_per_token_and_frees_its_slots(
-    crm: Crm, zoho_emulator: RunningEmulator, mint: Mint
-) -> None:
-    zoho_emulator.client.configure(latency=1.0, concurrency_limit=2)
-    other = mint().json()["access_token"]
-
-    def call(token: str) -> int:
-        headers = {"Authorization": f"Zoho-oauthtoken {token}"}
-        return requests.get(crm.url + USERS, headers=headers, timeout=30).status_code
-
-    with ThreadPoolExecutor(5) as pool:
-        first = list(pool.map(call, [crm.token] * 3 + [other] * 2))
-    assert sorted(first[:3]) == [200, 200, 429]
-    assert first[3:] == [200, 200]  # the other token has its own slots
-    with ThreadPoolExecutor(2) as pool:  # every slot was released, also by the request answered 429
-        assert list(pool.map(call, [crm.token] * 2)) == [200, 200]
-    assert zoho_emulator.client.counters()["max_in_flight"] == 2

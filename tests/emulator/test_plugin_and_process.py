@@ -35,8 +35,8 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
             "accounts_url": zoho_emulator.url,
             "api_url": zoho_emulator.url,
             "api_version": "v8",
-            "token_cache": "file",
-            "token_cache_dir": str(tmp_path / "tokens"),
+            "cache": "file",
+            "cache_dir": str(tmp_path / "tokens"),
         },
     }
     conn = Connection.from_json(raw, conn_id=zoho_crm_conn)
@@ -45,12 +45,12 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
 
 
 def test_connection_variants(zoho_emulator: RunningEmulator) -> None:
-    extra = json.loads(
-        zoho_emulator.connection_json(auth_scheme="Bearer", api_version=None, token_cache=None)
-    )["extra"]
+    extra = json.loads(zoho_emulator.connection_json(auth_scheme="Bearer", api_version=None, cache=None))[
+        "extra"
+    ]
     assert extra["auth_scheme"] == "Bearer"
     assert "api_version" not in extra
-    assert "token_cache" not in extra
+    assert "cache" not in extra
 
 
 def test_the_plugin_imports_nothing_heavy() -> None:

@@ -8,17 +8,16 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_crm_provider import get_provider_info
-from airflow_crm_provider.connection import (
-    CONN_FIELDS,
+from airflow_crm_provider.hooks._form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+from airflow_crm_provider.zoho.settings import (
     DATA_CENTERS,
-    UI_FIELD_BEHAVIOUR,
     ZohoConnectionConfigError,
     ZohoConnectionSettings,
     is_loopback,
     is_trusted_api_domain,
     validate_base_url,
 )
-from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
 OAUTH = {"login": "1000.CLIENT", "password": "client-secret-value"}
 
@@ -56,7 +55,7 @@ def test_every_data_centre_has_https_urls():
 
 def test_defaults():
     s = settings()
-    assert (s.data_center, s.environment, s.api_version, s.auth_scheme, s.token_cache) == (
+    assert (s.data_center, s.environment, s.api_version, s.auth_scheme, s.cache) == (
         "us",
         "production",
         "v8",
@@ -74,7 +73,7 @@ def test_overrides_and_options():
             "api_url": "http://localhost:9000",
             "api_version": "v2",
             "auth_scheme": "bearer",
-            "token_cache": "memory",
+            "cache": "memory",
             "connect_timeout": "3",
             "read_timeout": 7,
         }
@@ -82,7 +81,7 @@ def test_overrides_and_options():
     assert s.accounts_url == "http://127.0.0.1:8080"
     assert s.api_url == "http://localhost:9000"
     assert s.api_url_overridden
-    assert (s.api_version, s.auth_scheme, s.token_cache, s.timeout) == ("v2", "Bearer", "memory", (3.0, 7.0))
+    assert (s.api_version, s.auth_scheme, s.cache, s.timeout) == ("v2", "Bearer", "memory", (3.0, 7.0))
 
 
 def test_empty_form_values_mean_default():
@@ -100,7 +99,7 @@ def test_empty_form_values_mean_default():
         ({"api_url": "https://user:pw@www.zohoapis.com"}, "credentials"),
         ({"api_version": "8"}, "api_version"),
         ({"auth_scheme": "Basic"}, "auth_scheme"),
-        ({"token_cache": "disk"}, "token_cache"),
+        ({"cache": "disk"}, "cache"),
         ({"read_timeout": "-1"}, "read_timeout"),
         ({"connect_timeout": "soon"}, "connect_timeout"),
     ],
@@ -127,9 +126,7 @@ def test_static_token_needs_no_client():
 
 
 def test_repr_hides_secrets():
-    s = settings(
-        {"access_token": "static-access-token", "token_cache": "redis://:redis-password@127.0.0.1/0"}
-    )
+    s = settings({"access_token": "static-access-token", "cache": "redis://:redis-password@127.0.0.1/0"})
     text = repr(s)
     for secret in ("client-secret-value", "1000.refresh.token", "static-access-token", "redis-password"):
         assert secret not in text
@@ -236,8 +233,8 @@ def test_provider_info_declares_the_form():
         "api_version",
         "auth_scheme",
         "access_token",
-        "token_cache",
-        "token_cache_dir",
+        "cache",
+        "cache_dir",
         "connect_timeout",
         "read_timeout",
     }

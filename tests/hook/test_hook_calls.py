@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from airflow.sdk import BaseHook
 
-from airflow_crm_provider.errors import ZohoRequestError
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.testing.emulator import (
     EMPTY_VIEW_ID,
@@ -15,6 +14,7 @@ from airflow_crm_provider.testing.emulator import (
     SEED_IDS,
     TERRITORY_ID,
 )
+from airflow_crm_provider.zoho.errors import ZohoRequestError
 
 #: Headers a CRM request may carry: nothing from the connection's extras, no Basic auth.
 ALLOWED_HEADERS = {
@@ -147,10 +147,10 @@ async def test_async_token_wait_leaves_the_shared_sync_thread_free(make_hook, tm
 
     from asgiref.sync import sync_to_async
 
-    from airflow_crm_provider.auth import FileTokenCache
+    from airflow_crm_provider.zoho.auth import FileTokenCache
 
     job_id = make_hook().mass_update_by_view("Leads", {"City": "Oslo"}, LEADS_VIEW_ID)
-    hook = make_hook(token_cache_dir=str(tmp_path))  # an empty cache: this hook must mint
+    hook = make_hook(cache_dir=str(tmp_path))  # an empty cache: this hook must mint
     hold = FileTokenCache.lock
     waiting = threading.Event()
 
@@ -208,8 +208,12 @@ def test_unknown_hook_kwargs_are_refused():
 def test_http_hook_run_uses_token_and_timeouts(crm_log, make_hook, emulator):
     hook = make_hook()
     hook.method = "GET"
+    session = hook.get_conn()
+    sent = []
+    real_send = session.send
+    session.send = lambda request, **kwargs: (sent.append(kwargs), real_send(request, **kwargs))[1]
     response = hook.run("users", data={"type": "CurrentUser"})
     assert response.json()["users"][0]["email"] == "patricia.boyle@example.com"
-    assert hook.merged_extra["timeout"] == (10.0, 120.0)
+    assert (sent[0]["timeout"], sent[0]["allow_redirects"]) == ((10.0, 120.0), False)
     (get,) = crm_log()
     assert get["headers"]["authorization"].startswith("Zoho-oauthtoken 1000.")

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.zoho import api as protocol
+from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoRateLimitError,
     ZohoRequestError,
     ZohoServerError,
 )
-from airflow_crm_provider.hooks import _protocol as protocol
-from airflow_crm_provider.hooks._transport import Reply, RetryPolicy
+from airflow_crm_provider.zoho.http import Reply, Retries
 
 
 def reply(body, status=200, headers=None) -> Reply:
@@ -151,7 +151,7 @@ def test_parse_records():
 
 
 def test_retry_policy_bounds():
-    policy = RetryPolicy(max_attempts=4, max_wait=10, backoff_base=1)
+    policy = Retries(max_attempts=4, max_wait=10, backoff_base=1)
     delays = [policy.next_delay(n, 0) for n in (1, 2, 3)]
     assert 0.5 <= delays[0] <= 1
     assert 1 <= delays[1] <= 2
@@ -161,4 +161,4 @@ def test_retry_policy_bounds():
     assert policy.next_delay(1, 0, retry_after=5) == 5  # Retry-After honoured
     assert policy.next_delay(1, 0, retry_after=11) is None  # longer than the budget
     with pytest.raises(ValueError, match="max_attempts"):
-        RetryPolicy(max_attempts=0)
+        Retries(max_attempts=0)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.testing.emulator import LEADS_VIEW_ID, SEED_IDS
+from airflow_crm_provider.zoho.errors import (
     ZohoConnectionError,
     ZohoRateLimitError,
     ZohoServerError,
     ZohoTransientError,
 )
-from airflow_crm_provider.testing.emulator import LEADS_VIEW_ID, SEED_IDS
 
 DATA = {"City": "Oslo"}
 

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoCRMError
 from airflow_crm_provider.testing.emulator import CLIENT_SECRET, LEADS_VIEW_ID, REFRESH_TOKEN, SEED_IDS
+from airflow_crm_provider.zoho.errors import ZohoCRMError
 
 
 def _exercise(make_hook, emulator) -> tuple[list[str], list[object], list[object]]:
@@ -93,7 +93,7 @@ def test_file_cache_dir_holds_no_secret(make_hook, zoho_emulator):
     import pathlib
 
     make_hook().test_connection()
-    for path in pathlib.Path(zoho_emulator.token_cache_dir).iterdir():
+    for path in pathlib.Path(zoho_emulator.cache_dir).iterdir():
         text = path.read_text()
         assert CLIENT_SECRET not in text
         assert REFRESH_TOKEN not in text

@@ -60,11 +60,11 @@ def test_mint_throttle_reason(make_hook, emulator):
 def test_token_cache_problems_are_not_blamed_on_zoho(make_hook, emulator, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    ok, message = make_hook(token_cache_dir=str(blocker)).test_connection()
+    ok, message = make_hook(cache_dir=str(blocker)).test_connection()
     assert not ok
     assert message.startswith(f"Token cache: token cache directory {blocker} is not usable")
     pytest.importorskip("redis")
-    ok, message = make_hook(token_cache=f"redis://127.0.0.1:{closed_loopback_port()}/0").test_connection()
+    ok, message = make_hook(cache=f"redis://127.0.0.1:{closed_loopback_port()}/0").test_connection()
     assert not ok
     assert message.startswith("Token cache: token cache redis at 127.0.0.1:")
     assert emulator.log() == []

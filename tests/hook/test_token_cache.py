@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_crm_provider.auth import (
+from airflow_crm_provider.zoho.auth import (
     AccessToken,
     FileTokenCache,
     MemoryTokenCache,
@@ -18,15 +18,15 @@ from airflow_crm_provider.auth import (
     lifetime_seconds,
     parse_token_reply,
 )
-from airflow_crm_provider.connection import ZohoConnectionSettings
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoRateLimitError,
     ZohoServerError,
     ZohoTokenThrottledError,
     ZohoTransientError,
 )
-from airflow_crm_provider.hooks._transport import Reply
+from airflow_crm_provider.zoho.http import Reply
+from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 SETTINGS = ZohoConnectionSettings(
     conn_id="zoho",
@@ -146,7 +146,7 @@ def test_file_cache_is_private_and_holds_only_the_token(tmp_path):
 
 
 def test_file_cache_refuses_a_foreign_default_dir(tmp_path, monkeypatch):
-    import airflow_crm_provider.auth.cache as cache_module
+    import airflow_crm_provider.zoho.auth.cache as cache_module
 
     shared = tmp_path / "shared"
     shared.mkdir()

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoAuthError, ZohoTokenThrottledError
 from airflow_crm_provider.testing.emulator import CLIENT_SECRET, REFRESH_TOKEN, SEED_IDS
+from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoTokenThrottledError
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -48,7 +48,7 @@ def test_token_is_reused_across_hook_instances(make_hook, emulator, token_log):
 
 def test_file_cache_is_private_and_holds_no_refresh_token_or_secret(make_hook, zoho_emulator):
     make_hook().test_connection()
-    directory = zoho_emulator.token_cache_dir
+    directory = zoho_emulator.cache_dir
     files = [f for f in os.listdir(directory) if f.endswith(".json")]
     assert len(files) == 1
     path = os.path.join(directory, files[0])
@@ -65,14 +65,14 @@ def test_file_cache_is_private_and_holds_no_refresh_token_or_secret(make_hook, z
 def test_redis_cache_shares_tokens(make_hook, emulator):
     url = _redis_or_skip()
     _fresh_redis_db(url)
-    make_hook(token_cache=url).test_connection()
-    make_hook(token_cache=url).get_records("Leads", [SEED_IDS[0]], ["City"])
+    make_hook(cache=url).test_connection()
+    make_hook(cache=url).get_records("Leads", [SEED_IDS[0]], ["City"])
     assert emulator.counters()["tokens_minted"] == 1
 
 
 def test_memory_cache_is_per_process(make_hook, emulator):
-    make_hook(token_cache="memory", token_cache_dir=None).test_connection()
-    make_hook(token_cache="memory", token_cache_dir=None).test_connection()
+    make_hook(cache="memory", cache_dir=None).test_connection()
+    make_hook(cache="memory", cache_dir=None).test_connection()
     assert emulator.counters()["tokens_minted"] == 1
 
 
@@ -82,9 +82,9 @@ _CHILD = textwrap.dedent(
     """
     import json, sys, types
     import requests
-    import airflow_crm_provider.auth.source as source
-    from airflow_crm_provider.connection import ZohoConnectionSettings
-    from airflow_crm_provider.hooks._transport import RetryPolicy
+    import airflow_crm_provider.zoho.auth.source as source
+    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
+    from airflow_crm_provider.zoho.http import Retries
 
     source._mask = lambda secret: None
     conn = json.loads(sys.argv[1])
@@ -92,7 +92,7 @@ _CHILD = textwrap.dedent(
         types.SimpleNamespace(conn_id="zoho", login=conn["login"], password=conn["password"]), conn["extra"]
     )
     session = requests.Session()
-    tokens = source.token_source(settings, session, RetryPolicy(4, 30, 0.01), 5.0)
+    tokens = source.token_source(settings, session, Retries(4, 30, 0.01), 5.0)
     print("ready", flush=True)
     sys.stdin.readline()
     token = tokens.get()
@@ -166,7 +166,7 @@ def test_twenty_processes_mint_exactly_once(zoho_emulator, emulator):
 def test_processes_sharing_redis_mint_exactly_once(zoho_emulator, emulator):
     url = _redis_or_skip()
     _fresh_redis_db(url)
-    conn_json = zoho_emulator.connection_json(token_cache=url, token_cache_dir=None)
+    conn_json = zoho_emulator.connection_json(cache=url, cache_dir=None)
     results = _run_concurrently(_CHILD, 8, conn_json)
     assert all(r["ok"] for r in results)
     assert len({r["token"] for r in results}) == 1
@@ -214,7 +214,7 @@ def test_token_rejected_twice_is_an_auth_error(make_hook, emulator, crm_log):
 
 
 def test_invalid_token_from_a_stale_cache_entry_is_replaced(make_hook, emulator, crm_log):
-    from airflow_crm_provider.auth import AccessToken
+    from airflow_crm_provider.zoho.auth import AccessToken
 
     hook = make_hook()
     hook._tokens()._cache.store(AccessToken("1000.stale.token", time.time() + 600, None))
@@ -224,7 +224,7 @@ def test_invalid_token_from_a_stale_cache_entry_is_replaced(make_hook, emulator,
 
 
 def test_mint_throttle_is_waited_out(make_hook, emulator):
-    emulator.configure(mint_limit=1, mint_window=0.5)
+    emulator.configure(mint_limit=1, mint_window=1.5)
     hook = make_hook()
     hook.test_connection()
     emulator.expire_tokens()

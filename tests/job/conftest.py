@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from airflow_crm_provider._compat import AIRFLOW_V_3_3_PLUS
+from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS
 
 
 class FakeSupervisorComms:

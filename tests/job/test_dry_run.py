@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoServerError, ZohoTokenThrottledError
-from airflow_crm_provider.hooks import _transport
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._compat import AirflowFailException
-from airflow_crm_provider.operators._dry_run import run_dry_run
-from airflow_crm_provider.results import NOT_SENT
-from tests.operator.fakes import make_context
+from airflow_crm_provider.operators._outcome import NOT_SENT
+from airflow_crm_provider.version_compat import AirflowFailException
+from airflow_crm_provider.zoho import http as _transport
+from airflow_crm_provider.zoho.errors import ZohoServerError, ZohoTokenThrottledError
+from tests.operator.fakes import dry_run_task, make_context
 
 MISSING = "738964000009999999"
 
@@ -35,7 +34,7 @@ def test_outcomes_match_the_store_and_nothing_is_written(zoho_emulator, hook):
     before = client.records("Leads")
     context = make_context()
 
-    summary = run_dry_run(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
+    summary = dry_run_task(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
 
     records = context["ti"].pushed["records"]
     assert [r["id"] for r in records] == ids
@@ -66,8 +65,8 @@ def test_multi_select_append_and_replace(zoho_emulator, hook):
     client = zoho_emulator.client
     (lead,) = client.seed(count=1, fields={"Product_Interest": ["Mail", "Books"]})
     data = {"Product_Interest": ["Mail"]}
-    append = run_dry_run(make_context(), hook, module="Leads", data=data, ids=[lead])
-    replace = run_dry_run(make_context(), hook, module="Leads", data=data, ids=[lead], over_write=True)
+    append = dry_run_task(make_context(), hook, module="Leads", data=data, ids=[lead])
+    replace = dry_run_task(make_context(), hook, module="Leads", data=data, ids=[lead], over_write=True)
     assert (append["unchanged"], replace["would_update"]) == (1, 1)
 
 
@@ -77,8 +76,8 @@ def test_numeric_field_read_back_as_a_float_matches_templated_text(zoho_emulator
     hook.mass_update("Leads", {"Annual_Revenue": 1000}, ids=[lead])
     assert client.records("Leads")[lead]["Annual_Revenue"] == 1000.0  # currency comes back as a float
 
-    same = run_dry_run(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000"}, ids=[lead])
-    other = run_dry_run(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000.5"}, ids=[lead])
+    same = dry_run_task(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000"}, ids=[lead])
+    other = dry_run_task(make_context(), hook, module="Leads", data={"Annual_Revenue": "1000.5"}, ids=[lead])
 
     assert (same["unchanged"], other["would_update"]) == (1, 1)
 
@@ -87,7 +86,7 @@ def test_reads_in_chunks_of_100(zoho_emulator, hook):
     client = zoho_emulator.client
     ids = client.seed(count=150)
     before = client.records("Leads")
-    summary = run_dry_run(make_context(), hook, module="Leads", data={"Lead_Status": "Contacted"}, ids=ids)
+    summary = dry_run_task(make_context(), hook, module="Leads", data={"Lead_Status": "Contacted"}, ids=ids)
     assert summary["requested"] == 150
     assert summary["would_update"] + summary["unchanged"] == 150
     assert client.counters()["record_gets"] == 2
@@ -99,11 +98,11 @@ def test_read_failure_fails_and_still_reports_every_id(zoho_emulator, zoho_crm_c
     ids = client.seed(count=120)
     monkeypatch.setenv(
         "AIRFLOW_CONN_ZOHO_CRM_DEFAULT",
-        zoho_emulator.with_token_cache_dir(tmp_path / "t").connection_json(refresh_token="1000.revoked"),
+        zoho_emulator.with_cache_dir(tmp_path / "t").connection_json(refresh_token="1000.revoked"),
     )
     context = make_context()
     with pytest.raises(AirflowFailException, match="dry run could not read the records"):
-        run_dry_run(
+        dry_run_task(
             context,
             ZohoCRMHook(zoho_crm_conn, max_attempts=1),
             module="Leads",
@@ -122,17 +121,17 @@ def test_transient_failure_mid_read_is_retryable_and_keeps_what_was_read(
 ):
     client = zoho_emulator.client
     ids = client.seed(count=150)
-    monkeypatch.setattr(_transport.RetryPolicy, "next_delay", lambda self, *a, **k: None)  # no backoff
+    monkeypatch.setattr(_transport.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
 
     class FailsAfterFirstChunk(ZohoCRMHook):
-        def get_records(self, module, ids, fields):
-            records = super().get_records(module, ids, fields)
-            client.configure(burst_5xx=1)  # the next read answers 500
-            return records
+        def iter_records(self, module, ids, fields):
+            for chunk in super().iter_records(module, ids, fields):
+                client.configure(burst_5xx=1)  # the next read answers 500
+                yield chunk
 
     context = make_context()
     with pytest.raises(ZohoServerError):
-        run_dry_run(
+        dry_run_task(
             context, FailsAfterFirstChunk(zoho_crm_conn), module="Leads", data={"Rating": "Hot"}, ids=ids
         )
     records = context["ti"].pushed["records"]
@@ -148,9 +147,10 @@ def test_token_mint_throttle_is_retryable(zoho_emulator, hook, monkeypatch):
 
     def throttled(module, ids, fields):
         raise ZohoTokenThrottledError("Access Denied: too many requests continuously")
+        yield  # a generator, like iter_records
 
-    monkeypatch.setattr(hook, "get_records", throttled)
+    monkeypatch.setattr(hook, "iter_records", throttled)
     context = make_context()
     with pytest.raises(ZohoTokenThrottledError):  # not AirflowFailException: Airflow retries apply
-        run_dry_run(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
+        dry_run_task(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
     assert [r["code"] for r in context["ti"].pushed["records"]] == [NOT_SENT, NOT_SENT]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoTokenThrottledError, ZohoTransientError
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._compat import AirflowFailException, AirflowSkipException
 from airflow_crm_provider.operators._job_inputs import JobSettings, ViewTarget
-from airflow_crm_provider.operators._job_mode import COUNTS_ONLY_NOTE, run_job
-from airflow_crm_provider.operators._job_state import STATE_KEY
-from airflow_crm_provider.results import OutcomePolicy
-from tests.operator.fakes import FakeTaskStateStore, make_context
+from airflow_crm_provider.operators._job_mode import COUNTS_ONLY_NOTE
+from airflow_crm_provider.operators._outcome import Thresholds
+from airflow_crm_provider.operators._task_state import JOB_KEY
+from airflow_crm_provider.version_compat import AirflowFailException, AirflowSkipException
+from airflow_crm_provider.zoho.errors import ZohoTokenThrottledError, ZohoTransientError
+from tests.operator.fakes import FakeTaskStateStore, make_context, run_job_task
 
 VIEW = "738964000000087501"
 EMPTY_VIEW = "738964000000087502"
@@ -64,7 +64,7 @@ def test_job_progresses_to_completed_and_reports_counts(emulator, hook):
     emulator.seed(custom_views={MY_VIEW: ids})
     context = make_context(FakeTaskStateStore())
 
-    summary = run_job(context, settings(target=ViewTarget(MY_VIEW)), hook)
+    summary = run_job_task(context, settings(target=ViewTarget(MY_VIEW)), hook)
 
     assert summary["mode"] == "job"
     assert summary["outcome"] == "success"
@@ -80,12 +80,12 @@ def test_job_progresses_to_completed_and_reports_counts(emulator, hook):
     assert all(emulator.record("Leads", i)["Rating"] == "Hot" for i in ids)
     assert emulator.counters()["records_changed"] == 5
     assert len(crm_calls(emulator, "POST")) == 1
-    assert STATE_KEY not in context["task_state_store"].rows  # final: a later clear schedules anew
+    assert JOB_KEY not in context["task_state_store"].rows  # final: a later clear schedules anew
 
 
 def test_territory_and_include_child_are_sent(emulator, hook):
     target = ViewTarget(VIEW, TERRITORY, include_child=True)
-    run_job(make_context(), settings(target=target, policy=OutcomePolicy(max_failed_records=100)), hook)
+    run_job_task(make_context(), settings(target=target, thresholds=Thresholds(max_failed_records=100)), hook)
     (post,) = crm_calls(emulator, "POST")
     assert post["body"]["cvid"] == VIEW
     assert post["body"]["territory"] == {"id": TERRITORY, "include_child": True}
@@ -96,7 +96,7 @@ def test_failed_job_fails_the_task_and_pushes_xcoms(emulator, hook):
     before = emulator.records("Leads")
     context = make_context()
     with pytest.raises(AirflowFailException, match="ended FAILED"):
-        run_job(context, settings(), hook)
+        run_job_task(context, settings(), hook)
     summary = context["ti"].pushed["return_value"]
     assert summary["outcome"] == "failed"
     assert summary["job_status"] == "FAILED"
@@ -113,18 +113,20 @@ def test_failed_records_above_threshold_fail_a_completed_job(emulator, hook):
 
     context = make_context()
     with pytest.raises(AirflowFailException, match="1 record\\(s\\) failed, more than max_failed_records=0"):
-        run_job(context, settings(target=target), hook)
+        run_job_task(context, settings(target=target), hook)
     assert context["ti"].pushed["return_value"]["failed"] == 1
 
     context = make_context()
-    summary = run_job(context, settings(target=target, policy=OutcomePolicy(max_failed_records=1)), hook)
+    summary = run_job_task(
+        context, settings(target=target, thresholds=Thresholds(max_failed_records=1)), hook
+    )
     assert (summary["outcome"], summary["updated"], summary["failed"]) == ("success", 2, 1)
 
 
 def test_no_records_found_skips(emulator, hook):
     context = make_context()
     with pytest.raises(AirflowSkipException, match="has no records to update \\(NO_RECORDS_FOUND\\)"):
-        run_job(context, settings(target=ViewTarget(EMPTY_VIEW)), hook)
+        run_job_task(context, settings(target=ViewTarget(EMPTY_VIEW)), hook)
     summary = context["ti"].pushed["return_value"]
     assert (summary["outcome"], summary["job_id"], summary["requested"]) == ("skipped", None, 0)
     assert "job_id" not in context["ti"].pushed
@@ -132,16 +134,16 @@ def test_no_records_found_skips(emulator, hook):
 
 def test_no_records_found_with_soft_fail_false_or_a_fail_policy_fails(emulator, hook):
     with pytest.raises(AirflowFailException, match="soft_fail=False"):
-        run_job(
+        run_job_task(
             make_context(),
-            settings(target=ViewTarget(EMPTY_VIEW), policy=OutcomePolicy(soft_fail=False)),
+            settings(target=ViewTarget(EMPTY_VIEW), thresholds=Thresholds(soft_fail=False)),
             hook,
         )
-    from airflow_crm_provider.errors import ErrorClass
+    from airflow_crm_provider.zoho.errors import ErrorClass
 
     strict = settings(target=ViewTarget(EMPTY_VIEW), overrides={"NO_RECORDS_FOUND": ErrorClass.FAIL})
     with pytest.raises(AirflowFailException, match="NO_RECORDS_FOUND"):
-        run_job(make_context(), strict, hook)
+        run_job_task(make_context(), strict, hook)
 
 
 def test_already_scheduled_skips_with_a_clear_message(emulator, hook):
@@ -151,19 +153,19 @@ def test_already_scheduled_skips_with_a_clear_message(emulator, hook):
     with pytest.raises(
         AirflowSkipException, match="another mass update job is already running on custom view"
     ):
-        run_job(context, settings(), hook)
+        run_job_task(context, settings(), hook)
     assert context["ti"].pushed["return_value"]["outcome"] == "skipped"
     assert len(crm_calls(emulator, "POST")) == 2
 
 
 def test_already_scheduled_as_retry_raises_a_retryable_error(emulator, hook):
-    from airflow_crm_provider.errors import ErrorClass
+    from airflow_crm_provider.zoho.errors import ErrorClass
 
     emulator.configure(job_duration=30)
     hook.mass_update_by_view("Leads", {"Rating": "Warm"}, VIEW)
     context = make_context()
     with pytest.raises(ZohoTransientError, match="ALREADY_SCHEDULED"):
-        run_job(context, settings(overrides={"ALREADY_SCHEDULED": ErrorClass.RETRY}), hook)
+        run_job_task(context, settings(overrides={"ALREADY_SCHEDULED": ErrorClass.RETRY}), hook)
     assert context["ti"].pushed["return_value"]["outcome"] == "failed"
 
 
@@ -171,11 +173,11 @@ def test_timeout_fails_and_keeps_the_job_for_a_resume(emulator, hook):
     emulator.configure(job_duration=30)
     context = make_context(FakeTaskStateStore())
     with pytest.raises(AirflowFailException, match=r"still (SCHEDULED|RUNNING) when timeout=0.2s passed"):
-        run_job(context, settings(timeout=0.2), hook)
+        run_job_task(context, settings(timeout=0.2), hook)
     summary = context["ti"].pushed["return_value"]
     assert summary["outcome"] == "failed"
     assert summary["job_id"] == context["ti"].pushed["job_id"]
-    assert context["task_state_store"].get(STATE_KEY)["job_id"] == summary["job_id"]
+    assert context["task_state_store"].get(JOB_KEY)["job_id"] == summary["job_id"]
 
 
 class WorkerCrash(BaseException):
@@ -189,11 +191,11 @@ def crash(_seconds):
 def test_retry_after_a_crash_resumes_the_same_job(emulator, hook, new_try_store):
     first = make_context(new_try_store())
     with pytest.raises(WorkerCrash):
-        run_job(first, settings(), hook, sleep=crash)
+        run_job_task(first, settings(), hook, sleep=crash)
     job_id = first["ti"].pushed["job_id"]
 
     retry = make_context(new_try_store())  # the next try: new ti_id, same task instance rows
-    summary = run_job(retry, settings(policy=OutcomePolicy(max_failed_records=100)), hook)
+    summary = run_job_task(retry, settings(thresholds=Thresholds(max_failed_records=100)), hook)
 
     assert summary["job_id"] == retry["ti"].pushed["job_id"] == job_id
     assert summary["job_status"] == "COMPLETED"
@@ -202,8 +204,8 @@ def test_retry_after_a_crash_resumes_the_same_job(emulator, hook, new_try_store)
 
     # the outcome was final, so clearing the task later schedules a new job
     emulator.configure(job_duration=0.05)
-    again = run_job(
-        make_context(new_try_store()), settings(policy=OutcomePolicy(max_failed_records=100)), hook
+    again = run_job_task(
+        make_context(new_try_store()), settings(thresholds=Thresholds(max_failed_records=100)), hook
     )
     assert again["job_id"] != job_id
     assert emulator.counters()["jobs_scheduled"] == 2
@@ -215,9 +217,9 @@ def test_retry_with_other_data_does_not_resume(emulator, hook, new_try_store):
     emulator.seed(custom_views={MY_VIEW: other_view})
     first = make_context(new_try_store())
     with pytest.raises(WorkerCrash):
-        run_job(first, settings(target=ViewTarget(MY_VIEW)), hook, sleep=crash)
+        run_job_task(first, settings(target=ViewTarget(MY_VIEW)), hook, sleep=crash)
     emulator.configure(job_duration=0.05)
-    summary = run_job(make_context(new_try_store()), settings(data={"Rating": "Cold"}), hook)
+    summary = run_job_task(make_context(new_try_store()), settings(data={"Rating": "Cold"}), hook)
     assert summary["job_id"] != first["ti"].pushed["job_id"]
     assert emulator.counters()["jobs_scheduled"] == 2
 
@@ -226,16 +228,16 @@ def test_without_a_store_a_retry_schedules_again(emulator, hook):
     """Airflow < 3.3 (or no store): the job id is not kept, so the retry's POST finds the job running."""
     emulator.configure(job_duration=30)
     with pytest.raises(WorkerCrash):
-        run_job(make_context(), settings(), hook, sleep=crash)
+        run_job_task(make_context(), settings(), hook, sleep=crash)
     with pytest.raises(AirflowSkipException, match="already running"):
-        run_job(make_context(), settings(), hook)
+        run_job_task(make_context(), settings(), hook)
 
 
 def test_a_throttled_resume_never_schedules_a_second_job(emulator, zoho_crm_conn):
     emulator.configure(job_duration=30)
     store = FakeTaskStateStore()
     with pytest.raises(WorkerCrash):
-        run_job(make_context(store), settings(), SpyHook(zoho_crm_conn, max_attempts=1), sleep=crash)
+        run_job_task(make_context(store), settings(), SpyHook(zoho_crm_conn, max_attempts=1), sleep=crash)
 
     class Throttled(SpyHook):
         def get_mass_update_status(self, module, job_id):
@@ -243,7 +245,7 @@ def test_a_throttled_resume_never_schedules_a_second_job(emulator, zoho_crm_conn
 
     retry = make_context(store)
     with pytest.raises(ZohoTokenThrottledError):  # retryable: the next try resumes the job
-        run_job(retry, settings(), Throttled(zoho_crm_conn, max_attempts=1))
+        run_job_task(retry, settings(), Throttled(zoho_crm_conn, max_attempts=1))
     assert emulator.counters()["jobs_scheduled"] == 1
-    assert STATE_KEY in store.rows
+    assert JOB_KEY in store.rows
     assert retry["ti"].pushed["return_value"]["outcome"] == "failed"

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.operators._job_state import STATE_KEY, JobState, JobTracker, job_state
-from tests.operator.fakes import FakeTaskStateStore, make_context
+from airflow_crm_provider.operators._task_state import JOB_KEY, JobTracker, TaskState
+from airflow_crm_provider.zoho.api import JobState, job_state
+from tests.operator.fakes import FakeTaskStateStore
 
 
 @pytest.mark.parametrize(
@@ -24,22 +25,24 @@ def test_job_state_fails_closed_on_unknown_statuses(status, state):
 
 
 def test_tracker_round_trip_on_the_real_accessor(new_try_store):
-    first = JobTracker(new_try_store(), "fp")
+    first = JobTracker(TaskState(new_try_store()), "fp")
     assert first.load() is None
     first.save("4200000000001")
-    retry = JobTracker(new_try_store(), "fp")  # another try: new ti_id, same task instance rows
+    state = TaskState(new_try_store())  # another try: new ti_id, same task instance rows
+    retry = JobTracker(state, "fp")
     assert retry.load() == "4200000000001"
-    assert JobTracker(new_try_store(), "other").load() is None  # a job for another target is not resumed
-    retry.clear()
-    assert JobTracker(new_try_store(), "fp").load() is None
+    assert JobTracker(TaskState(new_try_store()), "other").load() is None  # another target: not resumed
+    state.clear()
+    assert JobTracker(TaskState(new_try_store()), "fp").load() is None
 
 
 def test_tracker_without_store_is_a_no_op():
-    tracker = JobTracker.from_context(make_context(), "fp")
+    state = TaskState(None)
+    tracker = JobTracker(state, "fp")
     assert not tracker.enabled
     tracker.save("1")
     assert tracker.load() is None
-    tracker.clear()
+    state.clear()
 
 
 class BrokenStore(FakeTaskStateStore):
@@ -54,14 +57,15 @@ class BrokenStore(FakeTaskStateStore):
 
 
 def test_a_broken_store_never_loses_the_run(caplog):
-    tracker = JobTracker(BrokenStore(), "fp")
+    state = TaskState(BrokenStore())
+    tracker = JobTracker(state, "fp")
     tracker.save("1")
     assert tracker.load() is None
-    tracker.clear()
+    state.clear()
     assert "API server unreachable" in caplog.text
 
 
 def test_garbage_in_the_store_is_ignored():
     store = FakeTaskStateStore()
-    store.set(STATE_KEY, ["not", "a", "dict"])
-    assert JobTracker(store, "fp").load() is None
+    store.set(JOB_KEY, ["not", "a", "dict"])
+    assert JobTracker(TaskState(store), "fp").load() is None

@@ -9,16 +9,15 @@ from importlib import import_module
 
 import pytest
 
-from airflow_crm_provider.errors import ZohoTokenThrottledError, ZohoTransientError
-from airflow_crm_provider.hooks import _transport
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._compat import AirflowFailException
 from airflow_crm_provider.operators._job_inputs import JobSettings, ViewTarget
-from airflow_crm_provider.operators._job_mode import complete_job, run_job
-from airflow_crm_provider.results import OutcomePolicy
+from airflow_crm_provider.operators._outcome import Thresholds
 from airflow_crm_provider.testing.emulator import defaults
 from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
-from tests.operator.fakes import make_context
+from airflow_crm_provider.version_compat import AirflowFailException
+from airflow_crm_provider.zoho import http as _transport
+from airflow_crm_provider.zoho.errors import ZohoTokenThrottledError, ZohoTransientError
+from tests.operator.fakes import complete_job_task, make_context, run_job_task
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -26,7 +25,7 @@ except ImportError:  # Airflow 3.1
     from airflow.exceptions import TaskDeferred
 
 VIEW = "738964000000087501"
-LENIENT = OutcomePolicy(max_failed_records=100)
+LENIENT = Thresholds(max_failed_records=100)
 
 
 def rebuild(trigger):
@@ -137,7 +136,7 @@ async def test_unknown_job_is_an_error_event(emulator, zoho_crm_conn):
 
 async def test_transient_failure_is_a_retryable_error_event(emulator, schedule, zoho_crm_conn, monkeypatch):
     job_id = schedule()
-    monkeypatch.setattr(_transport.RetryPolicy, "next_delay", lambda self, *a, **k: None)  # no backoff
+    monkeypatch.setattr(_transport.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
     emulator.configure(burst_5xx=1)
     event = await first_event(trigger_for(job_id))
     assert (event["status"], event["retryable"]) == ("error", True)
@@ -150,7 +149,7 @@ def job_settings(**kwargs):
         "target": ViewTarget(VIEW),
         "poll_interval": 0.05,
         "timeout": 30.0,
-        "policy": LENIENT,
+        "thresholds": LENIENT,
     }
     return JobSettings(**{**base, **kwargs})
 
@@ -163,7 +162,7 @@ async def test_deferral_round_trip(emulator, zoho_crm_conn):
     context = make_context()
     settings = job_settings()
     with pytest.raises(TaskDeferred) as info:
-        run_job(context, settings, ZohoCRMHook(zoho_crm_conn), defer=defer)
+        run_job_task(context, settings, ZohoCRMHook(zoho_crm_conn), defer=defer)
     deferred = info.value
     assert deferred.method_name == "execute_complete"
     assert isinstance(deferred.trigger, ZohoCRMMassUpdateJobTrigger)
@@ -173,7 +172,7 @@ async def test_deferral_round_trip(emulator, zoho_crm_conn):
     assert emulator.counters()["mass_update_posts"] == 1
 
     event = await first_event(rebuild(deferred.trigger))
-    summary = complete_job(context, settings, event)
+    summary = complete_job_task(context, settings, event)
     assert (summary["outcome"], summary["job_id"], summary["job_status"]) == ("success", job_id, "COMPLETED")
     assert summary["updated"] == summary["requested"] > 0
     assert context["ti"].pushed["records"] == []
@@ -223,7 +222,7 @@ JOB = {"job_id": "7", "total_count": 4, "updated_count": 0, "failed_count": 4, "
 def test_execute_complete_error_events_fail_and_push_xcoms(event, raises, match):
     context = make_context()
     with pytest.raises(raises, match=match):
-        complete_job(context, job_settings(), event)
+        complete_job_task(context, job_settings(), event)
     assert context["ti"].pushed["return_value"]["outcome"] == "failed"
     assert context["ti"].pushed["records"] == []
 
@@ -236,8 +235,8 @@ def test_execute_complete_success_event_judges_counts():
     }
     context = make_context()
     with pytest.raises(AirflowFailException, match="1 record\\(s\\) failed"):
-        complete_job(context, job_settings(policy=OutcomePolicy()), event)
-    summary = complete_job(make_context(), job_settings(), event)
+        complete_job_task(context, job_settings(thresholds=Thresholds()), event)
+    summary = complete_job_task(make_context(), job_settings(), event)
     assert (summary["updated"], summary["failed"], summary["outcome"]) == (3, 1, "success")
 
 

@@ -45,3 +45,47 @@ def make_context(store=None):
     if store is not None:
         context["task_state_store"] = store
     return context
+
+
+def conclude(context, result, state=None, *, push=True):
+    """End a task from a runner's result as the operator does (push XComs, forget state, raise)."""
+    from airflow_crm_provider.operators.mass_update import ZohoCRMMassUpdateOperator
+
+    operator = ZohoCRMMassUpdateOperator(
+        task_id="conclude", module="Leads", data={"City": "x"}, do_xcom_push=push
+    )
+    return operator._conclude(context, result, state)
+
+
+def run_job_task(context, settings, hook, **kwargs):
+    """Run job mode as the operator does: job id pushed at once, kept in the task's state, concluded."""
+    from airflow_crm_provider.operators._job_mode import run_job
+    from airflow_crm_provider.operators._task_state import JobTracker, TaskState
+
+    state = TaskState(context.get("task_state_store"))
+    tracker = JobTracker(state, settings.fingerprint())
+    result = run_job(
+        settings,
+        hook,
+        tracker,
+        on_scheduled=lambda job_id: context["ti"].xcom_push(key="job_id", value=job_id),
+        **kwargs,
+    )
+    return conclude(context, result, state)
+
+
+def complete_job_task(context, settings, event):
+    """Conclude a deferred job from the trigger's event as ``execute_complete`` does."""
+    from airflow_crm_provider.operators._job_mode import complete_job
+    from airflow_crm_provider.operators._task_state import JobTracker, TaskState
+
+    state = TaskState(context.get("task_state_store"))
+    JobTracker(state, settings.fingerprint())
+    return conclude(context, complete_job(settings, event, resumable=state.enabled), state)
+
+
+def dry_run_task(context, hook, **kwargs):
+    """Run a dry run and conclude it as the operator does."""
+    from airflow_crm_provider.operators._dry_run import run_dry_run
+
+    return conclude(context, run_dry_run(hook, **kwargs))

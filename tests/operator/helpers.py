@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_crm_provider.operators._compat import AirflowFailException, AirflowSkipException
+from airflow_crm_provider.version_compat import AirflowFailException, AirflowSkipException
 from tests.operator.fakes import make_context
 
 #: Default Leads of the emulator (the seed's records).

@@ -5,16 +5,16 @@ import time
 
 import pytest
 
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
+from airflow_crm_provider.operators._outcome import NO_RESULT, NOT_SENT
+from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState, fingerprint
+from airflow_crm_provider.zoho.errors import (
     ErrorClass,
     ZohoAuthError,
     ZohoConnectionError,
     ZohoRequestError,
     ZohoTokenThrottledError,
 )
-from airflow_crm_provider.operators._ids_mode import IdsPlan, run_ids_mode
-from airflow_crm_provider.operators._ledger import ChunkLedger
-from airflow_crm_provider.results import NO_RESULT, NOT_SENT
 from tests.operator.fakes import FakeTaskStateStore
 
 NO_WAIT = {"locked_retry_delay": 0.0}
@@ -66,13 +66,13 @@ class FakeZoho:
 
 
 def ledger(store=None):
-    return ChunkLedger(store, "run")
+    return ChunkLedger(TaskState(store), "run")
 
 
 def test_chunks_bounded_concurrency_and_input_order():
     ids = [str(1000 + i) for i in range(23)]
     zoho = FakeZoho(latency=0.02)
-    run = run_ids_mode(zoho, ids, IdsPlan(batch_size=5, max_concurrency=3, **NO_WAIT), ledger())
+    run = run_ids_mode(zoho, ids, IdsSettings(batch_size=5, max_concurrency=3, **NO_WAIT), ledger())
     assert sorted(len(c) for c in zoho.calls) == [3, 5, 5, 5, 5]
     assert sorted(i for c in zoho.calls for i in c) == sorted(ids)
     assert 1 < zoho.max_in_flight <= 3
@@ -85,7 +85,7 @@ def test_chunks_bounded_concurrency_and_input_order():
 def test_locked_records_are_resent_then_succeed():
     zoho = FakeZoho({"2": ["RECORD_LOCKED", "RECORD_LOCKED", "SUCCESS"]})
     slept = []
-    run = run_ids_mode(zoho, ["1", "2", "3"], IdsPlan(locked_retries=3), ledger(), sleep=slept.append)
+    run = run_ids_mode(zoho, ["1", "2", "3"], IdsSettings(locked_retries=3), ledger(), sleep=slept.append)
     assert zoho.calls == [["1", "2", "3"], ["2"], ["2"]]
     assert run.entries["2"]["code"] == "SUCCESS"
     assert len(slept) == 2
@@ -95,7 +95,7 @@ def test_locked_records_are_resent_then_succeed():
 
 def test_locked_records_stay_locked_then_count_as_skipped():
     zoho = FakeZoho({"2": ["RECORD_LOCKED"]})
-    run = run_ids_mode(zoho, ["1", "2"], IdsPlan(locked_retries=2, **NO_WAIT), ledger())
+    run = run_ids_mode(zoho, ["1", "2"], IdsSettings(locked_retries=2, **NO_WAIT), ledger())
     assert zoho.calls == [["1", "2"], ["2"], ["2"]]
     assert run.entries["2"]["code"] == "RECORD_LOCKED"
     assert not run.stopped
@@ -103,13 +103,13 @@ def test_locked_records_stay_locked_then_count_as_skipped():
 
 def test_locked_retries_zero_sends_once():
     zoho = FakeZoho({"2": ["RECORD_LOCKED"]})
-    run_ids_mode(zoho, ["1", "2"], IdsPlan(locked_retries=0), ledger())
+    run_ids_mode(zoho, ["1", "2"], IdsSettings(locked_retries=0), ledger())
     assert zoho.calls == [["1", "2"]]
 
 
 def test_policy_can_make_any_code_retry_class():
     zoho = FakeZoho({"1": ["NOT_APPROVED", "SUCCESS"]})
-    run = run_ids_mode(zoho, ["1"], IdsPlan(**NO_WAIT), ledger(), {"NOT_APPROVED": ErrorClass.RETRY})
+    run = run_ids_mode(zoho, ["1"], IdsSettings(**NO_WAIT), ledger(), {"NOT_APPROVED": ErrorClass.RETRY})
     assert zoho.calls == [["1"], ["1"]]
     assert run.entries["1"]["code"] == "SUCCESS"
 
@@ -118,7 +118,7 @@ def test_missing_result_fails_closed():
     def send(chunk):
         return [ok(chunk[0]), ok("999")]  # one id unanswered, one never sent
 
-    run = run_ids_mode(send, ["1", "2"], IdsPlan(), ledger())
+    run = run_ids_mode(send, ["1", "2"], IdsSettings(), ledger())
     assert run.entries["1"]["code"] == "SUCCESS"
     assert run.entries["2"]["code"] == NO_RESULT
     assert "999" not in run.entries
@@ -139,7 +139,7 @@ def test_request_level_fail_stops_the_run():
         return [ok(i) for i in chunk]
 
     ids = [str(i) for i in range(1, 11)]
-    run = run_ids_mode(send, ids, IdsPlan(batch_size=2, max_concurrency=1), ledger())
+    run = run_ids_mode(send, ids, IdsSettings(batch_size=2, max_concurrency=1), ledger())
     assert len(calls) == 1
     assert isinstance(run.request_error, ZohoRequestError)
     assert run.entries["1"]["code"] == "INVALID_DATA"
@@ -152,7 +152,7 @@ def test_request_level_error_softened_by_policy_continues():
         raise ZohoRequestError("No field found", code="INVALID_DATA")
 
     run = run_ids_mode(
-        send, ["1", "2", "3"], IdsPlan(batch_size=2), ledger(), {"INVALID_DATA": ErrorClass.SOFT}
+        send, ["1", "2", "3"], IdsSettings(batch_size=2), ledger(), {"INVALID_DATA": ErrorClass.SOFT}
     )
     assert not run.stopped
     assert [run.entries[i]["code"] for i in "123"] == ["INVALID_DATA"] * 3
@@ -174,7 +174,7 @@ def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error):
 
     store = FakeTaskStateStore()
     ids = [str(i) for i in range(1, 9)]
-    run = run_ids_mode(send, ids, IdsPlan(batch_size=2, max_concurrency=1), ledger(store))
+    run = run_ids_mode(send, ids, IdsSettings(batch_size=2, max_concurrency=1), ledger(store))
     assert run.stop_error is error
     assert run.request_error is None
     assert run.entries["1"]["code"] == "SUCCESS"
@@ -188,7 +188,7 @@ def test_auth_error_is_request_level():
     def send(chunk):
         raise ZohoAuthError("Authentication failed", code="AUTHENTICATION_FAILURE", http_status=401)
 
-    run = run_ids_mode(send, ["1"], IdsPlan(), ledger())
+    run = run_ids_mode(send, ["1"], IdsSettings(), ledger())
     assert run.request_error is not None
     assert run.entries["1"]["code"] == "AUTHENTICATION_FAILURE"
 
@@ -204,12 +204,14 @@ def test_retry_resumes_from_the_ledger_and_sends_only_the_rest():
             raise ZohoConnectionError("worker lost the connection")
         return [ok(i) if i != "2" else err(i, "RECORD_LOCKED") for i in chunk]
 
-    first = run_ids_mode(crashing, ids, IdsPlan(batch_size=2, max_concurrency=1, **NO_WAIT), ledger(store))
+    first = run_ids_mode(
+        crashing, ids, IdsSettings(batch_size=2, max_concurrency=1, **NO_WAIT), ledger(store)
+    )
     assert first.stopped
     assert len(store.rows) == 2
 
     zoho = FakeZoho({"2": ["SUCCESS"]})
-    second = run_ids_mode(zoho, ids, IdsPlan(batch_size=2, max_concurrency=1, **NO_WAIT), ledger(store))
+    second = run_ids_mode(zoho, ids, IdsSettings(batch_size=2, max_concurrency=1, **NO_WAIT), ledger(store))
     assert not second.stopped
     assert second.resumed == 4
     sent_again = [i for c in zoho.calls for i in c]
@@ -220,29 +222,29 @@ def test_retry_resumes_from_the_ledger_and_sends_only_the_rest():
 
 def test_ledger_is_not_reused_when_inputs_change():
     store = FakeTaskStateStore()
-    run_ids_mode(FakeZoho(), ["1", "2"], IdsPlan(), ChunkLedger(store, "a"))
+    run_ids_mode(FakeZoho(), ["1", "2"], IdsSettings(), ChunkLedger(TaskState(store), "a"))
     zoho = FakeZoho()
-    run_ids_mode(zoho, ["1", "2"], IdsPlan(), ChunkLedger(store, "b"))
+    run_ids_mode(zoho, ["1", "2"], IdsSettings(), ChunkLedger(TaskState(store), "b"))
     assert zoho.calls == [["1", "2"]]
     zoho = FakeZoho()
-    run_ids_mode(zoho, ["1", "2", "3"], IdsPlan(), ChunkLedger(store, "a"))
+    run_ids_mode(zoho, ["1", "2", "3"], IdsSettings(), ChunkLedger(TaskState(store), "a"))
     assert zoho.calls == [["1", "2", "3"]]
 
 
 def test_ledger_clear_deletes_its_keys_and_survives_a_broken_store():
     store = FakeTaskStateStore()
-    book = ChunkLedger(store, "run")
-    run_ids_mode(FakeZoho(), ["1", "2", "3"], IdsPlan(batch_size=1), book)
+    state = TaskState(store)
+    run_ids_mode(FakeZoho(), ["1", "2", "3"], IdsSettings(batch_size=1), ChunkLedger(state, "run"))
     assert len(store.rows) == 3
-    book.clear()
+    state.clear()
     assert store.rows == {}
 
     class Broken(FakeTaskStateStore):
         def set(self, key, value, *, retention=None):
             raise RuntimeError("api server down")
 
-    broken = ChunkLedger(Broken(), "run")
-    run = run_ids_mode(FakeZoho(), ["1", "2"], IdsPlan(batch_size=1), broken)
+    broken = ChunkLedger(TaskState(Broken()), "run")
+    run = run_ids_mode(FakeZoho(), ["1", "2"], IdsSettings(batch_size=1), broken)
     assert not run.stopped
     assert not broken.enabled
 
@@ -250,29 +252,15 @@ def test_ledger_clear_deletes_its_keys_and_survives_a_broken_store():
 def test_stored_chunks_stay_compact():
     store = FakeTaskStateStore()
     ids = [str(738964000002131001 + i) for i in range(500)]
-    run_ids_mode(FakeZoho(), ids, IdsPlan(), ledger(store))
+    run_ids_mode(FakeZoho(), ids, IdsSettings(), ledger(store))
     (value,) = store.rows.values()
     assert len(value) < 65535  # [state_store] max_value_storage_bytes default: no warning per chunk
 
 
-@pytest.mark.parametrize(
-    ("v33", "message"),
-    [
-        (False, "Airflow < 3.3 has no task_state_store: a retry of this task re-sends every id"),
-        (True, "task_state_store is not in the context: a retry of this task re-sends every id"),
-    ],
-)
-def test_ledger_says_when_a_retry_resends_everything(monkeypatch, caplog, v33, message):
-    monkeypatch.setattr("airflow_crm_provider.operators._ledger.AIRFLOW_V_3_3_PLUS", v33)
-    book = ChunkLedger.from_context({"ti": None}, "Leads", {"City": "x"}, False)
-    assert not book.enabled
-    assert message in caplog.text
-
-
-def test_ledger_from_context_uses_the_store_and_keys_cover_inputs():
+def test_ledger_keys_cover_the_inputs():
     store = FakeTaskStateStore()
-    a = ChunkLedger.from_context({"task_state_store": store}, "Leads", {"City": "x"}, False)
-    b = ChunkLedger.from_context({"task_state_store": store}, "Leads", {"City": "x"}, True)
+    a = ChunkLedger(TaskState(store), fingerprint("Leads", {"City": "x"}, False))
+    b = ChunkLedger(TaskState(store), fingerprint("Leads", {"City": "x"}, True))
     assert a.enabled
     a.put(0, ["1"], [ok("1")])
     assert a.get(0, ["1"]) == [{**ok("1"), "message": "record updated (in an earlier try)"}]
@@ -290,12 +278,12 @@ def test_ledger_from_context_uses_the_store_and_keys_cover_inputs():
 )
 def test_ledger_rows_that_do_not_match_the_chunk_are_not_reused(stored):
     store = FakeTaskStateStore()
-    book = ChunkLedger(store, "run")
+    book = ChunkLedger(TaskState(store), "run")
     book.put(0, ["1"], [ok("1")])
     (key,) = store.rows
     store.set(key, stored)
     zoho = FakeZoho()
-    run = run_ids_mode(zoho, ["1"], IdsPlan(), ChunkLedger(store, "run"))
+    run = run_ids_mode(zoho, ["1"], IdsSettings(), ChunkLedger(TaskState(store), "run"))
     assert zoho.calls == [["1"]]  # sent, not taken from rows that are not its results
     assert run.entries["1"]["message"] == "record updated"
 
@@ -322,11 +310,11 @@ def test_calls_in_flight_when_the_task_is_stopped_are_kept_for_the_retry(monkeyp
     ids = [str(i) for i in range(1, 7)]
     first = FakeZoho(latency=0.05)
     with pytest.raises(TaskTimeout):
-        run_ids_mode(first, ids, IdsPlan(batch_size=2, max_concurrency=2), ledger(store))
+        run_ids_mode(first, ids, IdsSettings(batch_size=2, max_concurrency=2), ledger(store))
     assert len(first.calls) == 3  # two chunks, then the third submitted after the first returned
     monkeypatch.setattr(_ids_mode, "wait", real_wait)
 
     retry = FakeZoho()
-    run = run_ids_mode(retry, ids, IdsPlan(batch_size=2, max_concurrency=2), ledger(store))
+    run = run_ids_mode(retry, ids, IdsSettings(batch_size=2, max_concurrency=2), ledger(store))
     assert retry.calls == []  # every chunk Zoho applied is known: none is sent twice
     assert run.resumed == 6

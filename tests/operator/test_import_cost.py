@@ -9,7 +9,8 @@ HEAVY = (
     "uvicorn",
     "aiohttp",
     "airflow_crm_provider.testing",
-    "airflow_crm_provider.hooks",
+    "airflow_crm_provider.hooks.zoho_crm",
+    "requests",
 )
 
 

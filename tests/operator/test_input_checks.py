@@ -7,10 +7,10 @@ from airflow_crm_provider.operators._inputs import (
     check_int,
     check_module,
     check_ratio,
-    check_seconds,
     parse_data,
     parse_ids,
 )
+from airflow_crm_provider.zoho.settings import seconds
 
 BIG = "1306462000000496025"  # > 2**53: must stay exact
 
@@ -128,7 +128,7 @@ def test_checks():
     assert check_module(" Leads ") == "Leads"
     assert check_int("batch_size", 500, 1, 500) == 500
     assert check_ratio("r", 0) == 0.0
-    assert check_seconds("s", 0) == 0.0
+    assert seconds(0, "s", zero_ok=True, error=InputError) == 0.0
     for bad in ("", "Le ads", None, "../x"):
         with pytest.raises(InputError, match="module"):
             check_module(bad)
@@ -139,4 +139,4 @@ def test_checks():
         with pytest.raises(InputError, match="between 0 and 1"):
             check_ratio("max_skipped_ratio", bad)
     with pytest.raises(InputError, match="non-negative"):
-        check_seconds("locked_retry_delay", -1)
+        seconds(-1, "locked_retry_delay", zero_ok=True, error=InputError)

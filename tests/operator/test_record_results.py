@@ -4,20 +4,21 @@ import logging
 
 import pytest
 
-from airflow_crm_provider.errors import ErrorClass, ZohoServerError
-from airflow_crm_provider.operators._compat import AirflowFailException, AirflowSkipException
-from airflow_crm_provider.results import (
+from airflow_crm_provider.operators._outcome import (
     NOT_SENT,
     Decision,
-    OutcomePolicy,
+    RunResult,
+    Thresholds,
     build_records,
-    conclude,
     decide,
     error_entry,
     format_report,
     record_outcome,
     summarize,
 )
+from airflow_crm_provider.version_compat import AirflowFailException, AirflowSkipException
+from airflow_crm_provider.zoho.errors import ErrorClass, ZohoServerError
+from tests.operator.fakes import conclude
 
 
 def entry(record_id, code="SUCCESS", message="record updated", details=None):
@@ -112,46 +113,46 @@ def counts(updated=0, skipped=0, failed=0, ignored=0):
 @pytest.mark.parametrize(
     ("summary", "policy", "outcome", "reason"),
     [
-        (counts(updated=3), OutcomePolicy(), "success", "3 record(s) updated"),
+        (counts(updated=3), Thresholds(), "success", "3 record(s) updated"),
         (
             counts(updated=2, failed=1),
-            OutcomePolicy(),
+            Thresholds(),
             "failed",
             "1 record(s) failed, more than max_failed_records=0",
         ),
-        (counts(updated=2, failed=1), OutcomePolicy(max_failed_records=1), "success", "2 record(s) updated"),
-        (counts(skipped=1), OutcomePolicy(), "skipped", "no record was updated (1 skipped, 0 ignored)"),
-        (counts(ignored=2), OutcomePolicy(), "skipped", "no record was updated (0 skipped, 2 ignored)"),
-        (counts(updated=2, skipped=1), OutcomePolicy(), "success", "2 record(s) updated"),
+        (counts(updated=2, failed=1), Thresholds(max_failed_records=1), "success", "2 record(s) updated"),
+        (counts(skipped=1), Thresholds(), "skipped", "no record was updated (1 skipped, 0 ignored)"),
+        (counts(ignored=2), Thresholds(), "skipped", "no record was updated (0 skipped, 2 ignored)"),
+        (counts(updated=2, skipped=1), Thresholds(), "success", "2 record(s) updated"),
         (
             counts(updated=2, skipped=1),
-            OutcomePolicy(max_skipped_ratio=0.34),
+            Thresholds(max_skipped_ratio=0.34),
             "success",
             "2 record(s) updated",
         ),
         (
             counts(updated=2, skipped=1),
-            OutcomePolicy(max_skipped_ratio=0.3),
+            Thresholds(max_skipped_ratio=0.3),
             "skipped",
             "1 of 3 record(s) skipped (33%), more than max_skipped_ratio=0.3",
         ),
         # ignored records do not count towards the skipped share
         (
             counts(updated=1, skipped=1, ignored=8),
-            OutcomePolicy(max_skipped_ratio=0.5),
+            Thresholds(max_skipped_ratio=0.5),
             "success",
             "1 record(s) updated",
         ),
         (
             counts(skipped=1),
-            OutcomePolicy(soft_fail=False),
+            Thresholds(soft_fail=False),
             "failed",
             "no record was updated (1 skipped, 0 ignored), and soft_fail=False",
         ),
         # failure wins over skip
         (
             counts(skipped=5, failed=1),
-            OutcomePolicy(),
+            Thresholds(),
             "failed",
             "1 record(s) failed, more than max_failed_records=0",
         ),
@@ -163,7 +164,7 @@ def test_decide(summary, policy, outcome, reason):
 
 def test_decide_request_error_fails_even_with_updates():
     decision = decide(
-        counts(updated=500), OutcomePolicy(max_failed_records=10**6), request_error="INVALID_DATA: x"
+        counts(updated=500), Thresholds(max_failed_records=10**6), request_error="INVALID_DATA: x"
     )
     assert decision == Decision("failed", "Zoho rejected the request: INVALID_DATA: x")
 
@@ -202,7 +203,7 @@ def test_conclude_success_pushes_records_and_returns_summary(context, caplog):
     records = build_records(["1"], {"1": entry("1")})
     summary = summarize("Leads", "ids", records)
     with caplog.at_level(logging.INFO):
-        out = conclude(context, summary, records, Decision("success", "1 record(s) updated"))
+        out = conclude(context, RunResult(summary, records, Decision("success", "1 record(s) updated")))
     assert out["outcome"] == "success"
     assert out["reason"] == "1 record(s) updated"
     assert context["ti"].pushed == {"records": records}  # return_value is pushed by Airflow from the return
@@ -216,7 +217,7 @@ def test_conclude_pushes_both_xcoms_before_raising(context, outcome, exc):
     records = build_records(["1"], {"1": entry("1", "NOT_APPROVED")})
     summary = summarize("Leads", "ids", records)
     with pytest.raises(exc, match=f"Zoho CRM mass update of Leads {outcome}: because"):
-        conclude(context, summary, records, Decision(outcome, "because"))
+        conclude(context, RunResult(summary, records, Decision(outcome, "because")))
     assert context["ti"].pushed["records"] == records
     assert context["ti"].pushed["return_value"]["outcome"] == outcome
     assert context["ti"].pushed["return_value"]["reason"] == "because"
@@ -227,7 +228,7 @@ def test_conclude_reraises_retryable_after_pushing(context):
     records = build_records(["1", "2"], {"1": entry("1"), "2": error_entry("2", NOT_SENT, "not applied")})
     summary = summarize("Leads", "ids", records)
     with pytest.raises(ZohoServerError) as raised:
-        conclude(context, summary, records, Decision("failed", "x"), retryable=err)
+        conclude(context, RunResult(summary, records, Decision("failed", "x"), retryable=err))
     assert raised.value is err
     assert context["ti"].pushed["return_value"]["outcome"] == "failed"
     assert "INTERNAL_ERROR" in context["ti"].pushed["return_value"]["reason"]
@@ -235,5 +236,7 @@ def test_conclude_reraises_retryable_after_pushing(context):
 
 def test_conclude_without_push(context):
     with pytest.raises(AirflowSkipException):
-        conclude(context, summarize("Leads", "ids", []), [], Decision("skipped", "empty"), push=False)
+        conclude(
+            context, RunResult(summarize("Leads", "ids", []), [], Decision("skipped", "empty")), push=False
+        )
     assert context["ti"].pushed == {}

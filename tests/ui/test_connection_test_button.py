@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from airflow_crm_provider.connection import UI_FIELD_BEHAVIOUR
+from airflow_crm_provider import get_provider_info
+
+UI_FIELD_BEHAVIOUR = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
 
 pytestmark = pytest.mark.integration
 

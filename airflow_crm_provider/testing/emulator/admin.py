@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from airflow_crm_provider.testing.emulator import refusals as refusal_table
 from airflow_crm_provider.testing.emulator.inbound import state_of
+from airflow_crm_provider.testing.emulator.tokens import FULL_SCOPES
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -25,6 +27,8 @@ _SEED_KEYS = {
     "count",
     "ids",
     "not_approved",
+    "in_blueprint",
+    "cannot_process",
     "locked",
     "locked_for",
     "fields",
@@ -80,6 +84,8 @@ def _seed_arguments(payload: dict[str, Any]) -> dict[str, Any]:
         "count": count,
         "ids": _ids(payload.get("ids"), "ids"),
         "not_approved": _ids(payload.get("not_approved"), "not_approved"),
+        "in_blueprint": _ids(payload.get("in_blueprint"), "in_blueprint"),
+        "cannot_process": _ids(payload.get("cannot_process"), "cannot_process"),
         "locked": _ids(payload.get("locked"), "locked"),
         "locked_for": locked_for,
         "fields": fields,
@@ -106,15 +112,73 @@ async def expire_tokens(request: Request, state: EmulatorState) -> Any:
     return {"expired": state.tokens.expire_all(time.time())}
 
 
+def _scopes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return FULL_SCOPES
+    if not isinstance(value, list) or not all(isinstance(s, str) and s.count(".") >= 2 for s in value):
+        raise AdminError(f"scopes must be a list of scope names like ZohoCRM.modules.ALL, got {value!r}")
+    return tuple(value)
+
+
+def _client_id(value: Any, state: EmulatorState, *, new_allowed: bool = False) -> str:
+    if value is None:
+        return next(iter(state.tokens.clients))
+    if not isinstance(value, str) or not value:
+        raise AdminError(f"client_id must be a non-empty string, got {value!r}")
+    if not new_allowed and value not in state.tokens.clients:
+        raise AdminError(f"client_id {value!r} is not registered (create a refresh token for it first)")
+    return value
+
+
 async def issue_token(request: Request, state: EmulatorState) -> Any:
-    """Issue a valid access token without the OAuth flow (not counted as a mint); body: ``{"ttl"}``."""
-    ttl = (await _payload(request)).get("ttl")
+    """
+    Issue a valid access token without the OAuth flow (not counted as a mint).
+
+    Body: ``{"ttl", "scopes", "client_id"}``, all optional (default: the ``token_ttl`` setting,
+    every scope, the default app).
+    """
+    payload = await _payload(request)
+    ttl = payload.get("ttl")
     if ttl is None:
         ttl = state.config.token_ttl
     if not isinstance(ttl, (int, float)) or isinstance(ttl, bool) or ttl <= 0:
         raise AdminError(f"ttl must be a number of seconds > 0, got {ttl!r}")
-    token = state.tokens.mint(None, time.time(), ttl)
-    return {"access_token": token.token, "expires_at": token.expires_at}
+    scopes, client_id = _scopes(payload.get("scopes")), _client_id(payload.get("client_id"), state)
+    token = state.tokens.mint(None, time.time(), ttl, client_id=client_id, scopes=scopes)
+    return {"access_token": token.token, "expires_at": token.expires_at, "scopes": list(token.scopes)}
+
+
+async def refresh_token(request: Request, state: EmulatorState) -> Any:
+    """
+    Create a refresh token; body: ``{"scopes", "client_id", "client_secret"}``, all optional.
+
+    A new ``client_id`` registers another app (its own concurrency pool) with ``client_secret``.
+    """
+    payload = await _payload(request)
+    scopes = _scopes(payload.get("scopes"))
+    client_id = _client_id(payload.get("client_id"), state, new_allowed=True)
+    secret = payload.get("client_secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise AdminError("client_secret must be a non-empty string")
+    token = state.tokens.add_refresh_token(client_id, scopes, secret)
+    return {"refresh_token": token, "client_id": client_id, "scopes": list(scopes)}
+
+
+async def refusals(request: Request, state: EmulatorState) -> Any:
+    """
+    Seed a request-level refusal (POST), list them (GET) or remove them all (DELETE).
+
+    POST body: ``{"code", "operation", "module", "times"}`` (see :mod:`.refusals`).
+    """
+    if request.method == "POST":
+        payload = await _payload(request)
+        unknown = sorted(set(payload) - {"code", "operation", "module", "times"})
+        if unknown:
+            raise AdminError(f"unknown refusal arguments {unknown}; known: code, operation, module, times")
+        state.refusals.append(refusal_table.make(**payload))
+    elif request.method == "DELETE":
+        state.refusals.clear()
+    return list(state.refusals)
 
 
 async def seed(request: Request, state: EmulatorState) -> Any:
@@ -212,6 +276,8 @@ def routes() -> list[Route]:
         ("/config", config, ["GET", "POST"]),
         ("/tokens/expire", expire_tokens, ["POST"]),
         ("/tokens", issue_token, ["POST"]),
+        ("/refresh_tokens", refresh_token, ["POST"]),
+        ("/refusals", refusals, ["GET", "POST", "DELETE"]),
         ("/seed", seed, ["POST"]),
         ("/fields", fields, ["POST"]),
         ("/records/{module}", records, ["GET"]),

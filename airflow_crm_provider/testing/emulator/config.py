@@ -10,7 +10,10 @@ from typing import Any
 _KINDS: dict[str, str] = {
     "token_ttl": "seconds",
     "error_shape": "shape",
-    "concurrency_limit": "count",
+    "edition": "edition",
+    "concurrency_limit": "optional_count",
+    "heavy_concurrency_limit": "optional_count",
+    "active_tokens": "count",
     "latency": "seconds",
     "latency_jitter": "seconds",
     "rate_429": "probability",
@@ -28,6 +31,16 @@ _KINDS: dict[str, str] = {
 }
 
 ERROR_SHAPES = ("seed", "documented")
+#: Zoho's concurrency limit per org and app, by edition (Kaizen #203; the table Airbyte hard-codes).
+EDITION_CONCURRENCY: dict[str, int] = {
+    "free": 5,
+    "standard": 10,
+    "professional": 15,
+    "enterprise": 20,
+    "ultimate": 25,
+}
+#: Zoho's sub-concurrency limit of heavy calls (mass update among them), the same in every edition.
+HEAVY_CONCURRENCY = 10
 
 
 @dataclass
@@ -42,7 +55,14 @@ class EmulatorConfig:
     :param error_shape: ``"seed"`` answers request-level errors as HTTP 200 with one ``data[]`` entry
         without a record id (as the recorded responses show); ``"documented"`` answers a bare object
         with a 4xx status (as the docs say).
-    :param concurrency_limit: CRM requests in flight per access token before 429 TOO_MANY_REQUESTS.
+    :param edition: the org's Zoho edition (``free``, ``standard``, ``professional``, ``enterprise``,
+        ``ultimate``); it sets the default concurrency limit (5, 10, 15, 20, 25).
+    :param concurrency_limit: CRM requests in flight per org and app (client id) before 429
+        TOO_MANY_REQUESTS; None: the edition's. Every token of the app shares it.
+    :param heavy_concurrency_limit: heavy requests (mass update POSTs) in flight per org and app,
+        within ``concurrency_limit``; None: Zoho's 10.
+    :param active_tokens: live access tokens per refresh token; minting one more invalidates the
+        oldest, which then answers 401 INVALID_OAUTHTOKEN (Zoho: 15).
     :param latency: seconds added to every admitted CRM request.
     :param latency_jitter: up to this many more seconds, uniformly random.
     :param rate_429: probability that a CRM request answers 429.
@@ -61,7 +81,10 @@ class EmulatorConfig:
 
     token_ttl: float = 3600.0
     error_shape: str = "seed"
-    concurrency_limit: int = 10
+    edition: str = "enterprise"
+    concurrency_limit: int | None = None
+    heavy_concurrency_limit: int | None = None
+    active_tokens: int = 15
     latency: float = 0.0
     latency_jitter: float = 0.0
     rate_429: float = 0.0
@@ -93,6 +116,14 @@ class EmulatorConfig:
             raise ValueError("; ".join(problems))
         return dataclasses.replace(self, **changes)
 
+    def limits(self) -> tuple[int, int]:
+        """Return ``(calls, heavy calls)`` allowed in flight per org and app."""
+        calls = self.concurrency_limit
+        if calls is None:
+            calls = EDITION_CONCURRENCY[self.edition]
+        heavy = HEAVY_CONCURRENCY if self.heavy_concurrency_limit is None else self.heavy_concurrency_limit
+        return calls, min(calls, heavy)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as a JSON-ready mapping."""
         return dataclasses.asdict(self)
@@ -108,9 +139,13 @@ def _check(name: str, value: Any) -> str | None:
         return f"{name} must be a number of seconds >= 0, got {value!r}"
     if kind == "probability" and not (is_number and 0 <= value <= 1):
         return f"{name} must be a probability between 0 and 1, got {value!r}"
-    if kind in ("count", "optional_int") and not (isinstance(value, int) and not isinstance(value, bool)):
+    if kind == "edition" and value not in EDITION_CONCURRENCY:
+        return f"{name} must be one of {list(EDITION_CONCURRENCY)}, got {value!r}"
+    if kind in ("count", "optional_int", "optional_count") and not (
+        isinstance(value, int) and not isinstance(value, bool)
+    ):
         return f"{name} must be an integer, got {value!r}"
-    if kind == "count" and value < 0:
+    if kind in ("count", "optional_count") and value < 0:
         return f"{name} must be >= 0, got {value!r}"
     if kind == "bool" and not isinstance(value, bool):
         return f"{name} must be true or false, got {value!r}"

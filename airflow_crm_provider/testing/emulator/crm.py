@@ -1,4 +1,8 @@
-"""The ``/crm/`` front door: routing, faults, authentication, the concurrency limit, then the handler."""
+"""
+The ``/crm/`` front door.
+
+Routing, faults, authentication, scopes, the org's concurrency limits, seeded refusals, then the handler.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.testing.emulator import faults, mass_update, reads
+from airflow_crm_provider.testing.emulator import faults, mass_update, metadata, reads, refusals
 from airflow_crm_provider.testing.emulator.inbound import capture, state_of
 from airflow_crm_provider.testing.emulator.responses import AUTH_HEADERS, METHOD_HEADERS, bare_error
 from airflow_crm_provider.testing.emulator.store import zoho_time
-from airflow_crm_provider.testing.emulator.tokens import AccessToken
+from airflow_crm_provider.testing.emulator.tokens import AccessToken, covers
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -21,25 +25,49 @@ if TYPE_CHECKING:
 
 _PATH = re.compile(r"^/crm/(?P<version>v\d+(?:\.\d+)?)/(?P<rest>[^/]+(?:/[^/]+)*)/?$")
 _SCHEMES = ("zoho-oauthtoken", "bearer")
+#: The API versions Zoho serves; any other (``/crm/v1``, ``/crm/v99``) is an unknown URL pattern.
+VERSIONS = frozenset({"v2", "v2.1", "v3", "v4", "v5", "v6", "v7", "v8"})
+#: Path (below the version) -> route kind of the metadata and user endpoints.
+_FIXED = {
+    ("users",): "users",
+    ("org",): "org",
+    ("settings", "fields"): "fields",
+    ("settings", "modules"): "modules",
+}
 
 
 @dataclass(frozen=True)
 class Route:
-    """What a ``/crm/`` path addresses: ``mass_update``, ``records``, ``record`` or ``users``."""
+    """
+    What a ``/crm/`` path addresses.
+
+    ``kind`` is ``mass_update``, ``records``, ``record``, ``users``, ``org``, ``fields`` or ``modules``.
+    """
 
     kind: str
     module: str
     record_id: str = ""
 
+    def scope(self, method: str) -> str:
+        """Return the OAuth scope Zoho asks of a request to this route."""
+        module = self.module.replace("_", "").lower()
+        if self.kind == "mass_update":
+            return f"ZohoCRM.mass_update.{module}.{'UPDATE' if method == 'POST' else 'READ'}"
+        if self.kind in ("records", "record"):
+            return f"ZohoCRM.modules.{module}.READ"
+        if self.kind in ("fields", "modules"):
+            return f"ZohoCRM.settings.{self.kind}.READ"
+        return f"ZohoCRM.{self.kind}.READ"
+
 
 def resolve(path: str) -> Route | None:
     """Return the route of a ``/crm/{version}/...`` path, or None for an unknown URL pattern."""
     match = _PATH.match(path)
-    if match is None:
+    if match is None or match["version"] not in VERSIONS:
         return None
     parts = match["rest"].split("/")
-    if parts == ["users"]:
-        return Route("users", "")
+    if tuple(parts) in _FIXED:
+        return Route(_FIXED[tuple(parts)], "")
     if len(parts) == 3 and parts[1:] == ["actions", "mass_update"]:
         return Route("mass_update", parts[0])
     if len(parts) == 1:
@@ -97,16 +125,20 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
     token = _authenticate(request, state)
     if not isinstance(token, AccessToken):
         return token
-    if not state.enter(token.token):
+    if not covers(token.scopes, route.scope(method)):
+        return bare_error(*refusals.SCOPE_MISMATCH, headers=AUTH_HEADERS)
+    heavy = route.kind == "mass_update" and method == "POST"
+    if not state.enter(token.client_id, heavy):
         return faults.too_many_requests(state, faults.CONCURRENCY_MESSAGE)
     epoch = state.epoch
     try:
         await faults.delay(state)
         if state.epoch != epoch:  # reset while waiting: touch nothing of the new state
             return bare_error("INTERNAL_ERROR", "the emulator was reset while this request waited", 500)
-        response = _dispatch(request, state, route, body)
+        refused = refusals.answer(state, route.kind, route.module, method)
+        response = refused if refused is not None else _dispatch(request, state, route, body)
     finally:
-        state.leave(token.token)
+        state.leave(token.client_id, heavy)
     response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
     return response
 
@@ -117,8 +149,11 @@ def _authenticate(request: Request, state: EmulatorState) -> AccessToken | Respo
     token = token.strip()
     if scheme.lower() not in _SCHEMES or not token or " " in token:
         return bare_error("AUTHENTICATION_FAILURE", "Authentication failed", 401, headers=AUTH_HEADERS)
-    found = state.tokens.valid(token, time.time())
-    if found is None:
+    found = state.tokens.find(token)
+    if found is not None and found.evicted:
+        # Zoho's v8 token-validity page: a token pushed out by the 16th answers INVALID_OAUTHTOKEN
+        return bare_error("INVALID_OAUTHTOKEN", "invalid oauth token", 401, headers=AUTH_HEADERS)
+    if found is None or found.expires_at <= time.time():
         return bare_error("INVALID_TOKEN", "invalid oauth token", 401, headers=AUTH_HEADERS)
     return found
 
@@ -129,6 +164,12 @@ def _dispatch(request: Request, state: EmulatorState, route: Route, body: Any) -
     query = dict(request.query_params)
     if route.kind == "users":
         return reads.users(query)
+    if route.kind == "org":
+        return metadata.org(state)
+    if route.kind == "modules":
+        return metadata.modules(state)
+    if route.kind == "fields":
+        return metadata.fields(state, query)
     if route.kind == "records":
         return reads.records(state, route.module, query)
     if route.kind == "record":

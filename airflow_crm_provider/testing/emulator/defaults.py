@@ -104,6 +104,18 @@ _COUNTRIES = ["USA", "India", "Germany", "Japan", "France", "Portugal", "Poland"
 _CREATED = "2021-05-07T06:23:10+00:00"
 
 
+def picklist_values(api_name: str, data_type: str) -> list[str]:
+    """
+    Return the values a picklist (or multi-select picklist) field offers.
+
+    :param api_name: the field's api name.
+    :param data_type: ``picklist`` or ``multiselectpicklist``.
+    """
+    if data_type == "multiselectpicklist":
+        return list(_MULTI)
+    return list(_PICKS.get(api_name, ["Option 1", "Option 2"]))
+
+
 def field_value(api_name: str, data_type: str, rng: random.Random, n: int) -> Any:
     """
     Return a plausible value for one field of a generated record.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.testing.emulator import defaults
+from airflow_crm_provider.testing.emulator import criteria, defaults
 from airflow_crm_provider.testing.emulator.responses import (
     bare_error,
     error_body,
@@ -26,6 +26,12 @@ MAX_IDS = 500
 MAX_JOB_RECORDS = 50_000
 #: The seed's message for both NOT_APPROVED and RECORD_LOCKED (copy-pasted by Zoho).
 NOT_APPROVED_MESSAGE = "cannot update record that is not approved yet"
+#: Row-level code -> message, for records seeded in a state that refuses updates.
+BLOCKED_MESSAGES = {
+    "NOT_APPROVED": NOT_APPROVED_MESSAGE,
+    "RECORD_IN_BLUEPRINT": "The record is in blue print",
+    "CANNOT_PROCESS": "The record is in stop processing",
+}
 INVALID_MODULE = ("INVALID_MODULE", "The module name given seems to be invalid", {"resource_path_index": 0})
 
 
@@ -47,6 +53,16 @@ def post(state: EmulatorState, module_name: str, body: Any, now: float) -> Respo
     data = body.get("data")
     if not isinstance(data, list) or not data or not isinstance(data[0], dict):
         return error("MANDATORY_NOT_FOUND", "required field not found", {"api_name": "data"})
+    if len(data) > 1:  # one set of values for every record: Zoho takes exactly one data[] object
+        return error("INVALID_DATA", "invalid data", {"api_name": "data", "json_path": "$.data", "limit": 1})
+    if "ids" in body and ("cvid" in body or "territory" in body):
+        other = "cvid" if "cvid" in body else "territory"
+        details = {
+            "api_name": other,
+            "json_path": f"$.{other}",
+            "reason": "give either ids or cvid, not both",
+        }
+        return error("INVALID_DATA", "invalid data", details)
     values = _values(module, data[0], error)
     if not isinstance(values, dict):
         return values
@@ -54,6 +70,9 @@ def post(state: EmulatorState, module_name: str, body: Any, now: float) -> Respo
     if not isinstance(over_write, bool):
         return error("INVALID_DATA", "invalid data", _type_details("over_write", "boolean", "$.over_write"))
     if "ids" in body:
+        if "criteria" in body:
+            details = {"api_name": "criteria", "json_path": "$.criteria", "reason": "criteria filters a cvid"}
+            return error("INVALID_DATA", "invalid data", details)
         return _ids_mode(state, module, body["ids"], values, over_write, now, error)
     if "cvid" in body:
         return _job_mode(state, module, body, values, over_write, now, error)
@@ -130,11 +149,11 @@ def _ids_mode(
             entries.append(error_body("INVALID_DATA", "the id given seems to be invalid", {"id": record_id}))
             continue
         blocker = module.blocker(record_id)
-        if blocker == "NOT_APPROVED":
-            entries.append(error_body("NOT_APPROVED", NOT_APPROVED_MESSAGE, {"id": record_id}))
-        elif blocker == "RECORD_LOCKED":
+        if blocker == "RECORD_LOCKED":
             details = {"action": defaults.LOCK_ACTION, "id": record_id}
             entries.append(error_body("RECORD_LOCKED", NOT_APPROVED_MESSAGE, details))
+        elif blocker is not None:
+            entries.append(error_body(blocker, BLOCKED_MESSAGES[blocker], {"id": record_id}))
         else:
             details = module.apply(record_id, values, over_write, stamp)
             state.counters.records_changed += 1
@@ -165,6 +184,12 @@ def _job_mode(
             return error("INVALID_DATA", "the id given seems to be invalid", {"api_name": "territory"})
         members = set(module.territories[territory_id])
         record_ids = [i for i in record_ids if i in members]
+    if body.get("criteria") is not None:
+        matcher = criteria.compile_criteria(body["criteria"], module)
+        if isinstance(matcher, str):
+            details = {"api_name": "criteria", "json_path": "$.criteria", "reason": matcher}
+            return error("INVALID_DATA", "invalid data", details)
+        record_ids = [i for i in record_ids if matcher(module.records[i])]
     if not record_ids:
         return error("NO_RECORDS_FOUND", "no record found to update", {})
     if len(record_ids) > MAX_JOB_RECORDS:

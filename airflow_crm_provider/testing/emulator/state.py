@@ -27,11 +27,17 @@ class Counters:
     record_gets: int = 0
     records_changed: int = 0
     jobs_scheduled: int = 0
-    #: the most CRM requests one access token had in flight at once
+    #: the most CRM requests one app (client id) had in flight at once in the org, over all its tokens
     max_in_flight: int = 0
+    #: the most heavy requests (mass update POSTs) one app had in flight at once
+    max_heavy_in_flight: int = 0
     answered_429: int = 0
     answered_5xx: int = 0
     dropped_connections: int = 0
+    #: requests answered by a refusal seeded through the admin API
+    refusals_answered: int = 0
+    #: access tokens invalidated because a newer one exceeded the active-token limit
+    tokens_evicted: int = 0
 
 
 class EmulatorState:
@@ -64,7 +70,10 @@ class EmulatorState:
         self.log: deque[dict[str, Any]] = deque(maxlen=config.log_limit)
         self.counters = Counters()
         self.rng = random.Random(config.seed)
-        self.in_flight: dict[str, int] = {}
+        #: (app, pool) -> requests in flight; pool ``"all"`` or ``"heavy"``
+        self.in_flight: dict[tuple[str, str], int] = {}
+        #: request-level refusals seeded through the admin API (see :mod:`.refusals`)
+        self.refusals: list[dict[str, Any]] = []
 
     def configure(self, changes: dict[str, Any]) -> None:
         """
@@ -95,28 +104,39 @@ class EmulatorState:
         now = time.time() if now is None else now
         self.counters.records_changed += self.jobs.advance(self.store.modules, now, zoho_time(now))
 
-    def enter(self, token: str) -> bool:
+    def enter(self, app: str, heavy: bool) -> bool:
         """
-        Admit one more in-flight request for ``token`` unless it is at the concurrency limit.
+        Admit one more in-flight request of ``app`` unless that hits the org's concurrency limits.
 
-        :param token: the access token of the request.
+        Zoho counts concurrency per org and app, over all the app's tokens, with a sub-limit for
+        heavy calls within it.
+
+        :param app: the client id of the request's access token.
+        :param heavy: whether the request is a heavy call (a mass update POST).
         :return: False when the request must be answered 429.
         """
-        current = self.in_flight.get(token, 0)
-        if current >= self.config.concurrency_limit:
+        calls, heavy_calls = self.config.limits()
+        current = self.in_flight.get((app, "all"), 0)
+        current_heavy = self.in_flight.get((app, "heavy"), 0)
+        if current >= calls or (heavy and current_heavy >= heavy_calls):
             return False
-        self.in_flight[token] = current + 1
+        self.in_flight[(app, "all")] = current + 1
         self.counters.max_in_flight = max(self.counters.max_in_flight, current + 1)
+        if heavy:
+            self.in_flight[(app, "heavy")] = current_heavy + 1
+            self.counters.max_heavy_in_flight = max(self.counters.max_heavy_in_flight, current_heavy + 1)
         return True
 
-    def leave(self, token: str) -> None:
-        """Release one in-flight request of ``token``."""
-        remaining = self.in_flight.get(token, 1) - 1
-        if remaining > 0:
-            self.in_flight[token] = remaining
-        else:
-            self.in_flight.pop(token, None)
+    def leave(self, app: str, heavy: bool) -> None:
+        """Release one in-flight request of ``app`` (admitted by :meth:`enter` with the same ``heavy``)."""
+        for pool in ("all", "heavy") if heavy else ("all",):
+            remaining = self.in_flight.get((app, pool), 1) - 1
+            if remaining > 0:
+                self.in_flight[(app, pool)] = remaining
+            else:
+                self.in_flight.pop((app, pool), None)
 
     def counters_dict(self) -> dict[str, Any]:
         """Return the counters as a JSON-ready mapping."""
+        self.counters.tokens_evicted = sum(t.evicted for t in self.tokens.access.values())
         return asdict(self.counters)

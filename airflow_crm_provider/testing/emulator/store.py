@@ -80,6 +80,9 @@ class Module:
     max_fields: int
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     not_approved: set[str] = field(default_factory=set)
+    #: ids in a blueprint (RECORD_IN_BLUEPRINT) and in the "stop processing" state (CANNOT_PROCESS)
+    in_blueprint: set[str] = field(default_factory=set)
+    cannot_process: set[str] = field(default_factory=set)
     #: locked id -> update attempts that still see RECORD_LOCKED (None: forever)
     locks: dict[str, int | None] = field(default_factory=dict)
     custom_views: dict[str, list[str]] = field(default_factory=dict)
@@ -90,10 +93,15 @@ class Module:
         Return the code that stops an update of this record now (consuming one locked attempt).
 
         :param record_id: an existing record's id.
-        :return: ``NOT_APPROVED``, ``RECORD_LOCKED`` or None when the record can be updated.
+        :return: ``NOT_APPROVED``, ``RECORD_IN_BLUEPRINT``, ``CANNOT_PROCESS``, ``RECORD_LOCKED`` or
+            None when the record can be updated.
         """
         if record_id in self.not_approved:
             return "NOT_APPROVED"
+        if record_id in self.in_blueprint:
+            return "RECORD_IN_BLUEPRINT"
+        if record_id in self.cannot_process:
+            return "CANNOT_PROCESS"
         if record_id not in self.locks:
             return None
         remaining = self.locks[record_id]
@@ -210,6 +218,8 @@ class RecordStore:
         count: int = 0,
         ids: list[str] | None = None,
         not_approved: list[str] | None = None,
+        in_blueprint: list[str] | None = None,
+        cannot_process: list[str] | None = None,
         locked: list[str] | None = None,
         locked_for: int | None = None,
         fields: dict[str, Any] | None = None,
@@ -223,20 +233,26 @@ class RecordStore:
         :param count: generated records to add.
         :param ids: records to create when missing (kept when present).
         :param not_approved: ids to mark NOT_APPROVED (created when missing).
+        :param in_blueprint: ids to put in a blueprint: RECORD_IN_BLUEPRINT (created when missing).
+        :param cannot_process: ids to put in the "stop processing" state: CANNOT_PROCESS (created
+            when missing).
         :param locked: ids to mark RECORD_LOCKED (created when missing).
         :param locked_for: update attempts that see RECORD_LOCKED before the lock clears (None: forever).
         :param fields: field api name -> value, set on every id given or generated in this call.
         :param custom_views: cvid -> member ids (replaces the view).
         :param territories: territory id -> member ids (replaces the territory).
-        :return: the ids given (``ids``, then new ones from ``not_approved``/``locked``), then generated.
+        :return: the ids given (``ids``, then new ones from the state lists), then generated.
         """
         target = self.modules.get(module) or self.define(module, {})
-        touched = list(dict.fromkeys([*(ids or []), *(not_approved or []), *(locked or [])]))
+        states = [*(not_approved or []), *(in_blueprint or []), *(cannot_process or []), *(locked or [])]
+        touched = list(dict.fromkeys([*(ids or []), *states]))
         for record_id in touched:
             if record_id not in target.records:
                 target.records[record_id] = defaults.make_record(module, record_id, len(target.records))
         touched += self.generate(module, count)
         target.not_approved.update(not_approved or [])
+        target.in_blueprint.update(in_blueprint or [])
+        target.cannot_process.update(cannot_process or [])
         target.locks.update(dict.fromkeys(locked or [], locked_for))
         for record_id in touched:
             target.records[record_id].update(fields or {})

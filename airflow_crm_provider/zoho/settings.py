@@ -1,13 +1,15 @@
 """
-The ``zoho_crm`` connection: data-centre URLs, parsed settings and the connection form.
+Where and how to reach a Zoho CRM org: data centres, URL rules, Zoho's limits, parsed settings.
 
 One table (:data:`DATA_CENTERS` x :data:`ENVIRONMENTS`) maps a data centre and environment to the
-accounts and API URLs; explicit ``accounts_url``/``api_url`` extras override it (tests, emulator).
-Plain ``http`` is refused unless the host is a loopback address.
+accounts and API URLs; explicit ``accounts_url``/``api_url`` override it (tests, emulator). Plain
+``http`` is refused unless the host is a loopback address. Zoho's per-call limits live here too, so
+every layer reads them from one place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import math
@@ -42,10 +44,19 @@ DEFAULT_API_VERSION = "v8"
 DEFAULT_AUTH_SCHEME = "Zoho-oauthtoken"
 FILE_CACHE = "file"
 MEMORY_CACHE = "memory"
-DEFAULT_TOKEN_CACHE = FILE_CACHE
+DEFAULT_CACHE = FILE_CACHE
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 120.0
 
+#: Zoho's limits: ids per mass update call, ids per record read, heavy calls (mass update) in flight
+#: per org, fields per mass update call (Deals: 3, most modules: 1).
+MAX_MASS_UPDATE_IDS = 500
+MAX_GET_RECORD_IDS = 100
+MAX_CONCURRENCY = 10
+MAX_FIELDS_PER_CALL = 3
+
+#: A Zoho API name (module or field): a letter, then letters, digits and ``_`` (``\Z``: no newline).
+API_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\Z")
 _API_VERSION_RE = re.compile(r"^v\d+(\.\d+)?$")
 _ZOHO_API_TLDS = sorted({suffix.removeprefix("zohoapis.") for _, suffix in DATA_CENTERS.values()} | {"ae"})
 _ZOHO_API_HOST_RE = re.compile(
@@ -55,6 +66,49 @@ _ZOHO_API_HOST_RE = re.compile(
 
 class ZohoConnectionConfigError(ValueError):
     """The connection is incomplete or has an invalid setting (the message names which)."""
+
+
+def module_name(value: object, error: type[ValueError] = ValueError) -> str:
+    """
+    Return ``value`` stripped if it is a Zoho module API name (``Leads``, ``Sales_Orders``), else raise.
+
+    :param value: the name.
+    :param error: the exception type to raise.
+    """
+    text = value.strip() if isinstance(value, str) else None
+    if text is None or not API_NAME_RE.match(text):
+        raise error(f"module must be a Zoho module API name such as 'Leads', got {value!r}")
+    return text
+
+
+def seconds(
+    value: object,
+    what: str,
+    *,
+    zero_ok: bool = False,
+    text_ok: bool = False,
+    error: type[ValueError] = ValueError,
+) -> float:
+    """
+    Return ``value`` as a finite number of seconds above zero (or at zero, with ``zero_ok``), else raise.
+
+    Booleans, NaN and infinity are refused; numeric text only with ``text_ok`` (connection extras).
+
+    :param value: the value.
+    :param what: the setting's name, for the message.
+    :param zero_ok: accept 0.
+    :param text_ok: accept numeric text.
+    :param error: the exception type to raise.
+    """
+    number = math.nan
+    kinds = (int, float, str) if text_ok else (int, float)
+    if isinstance(value, kinds) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if not (math.isfinite(number) and (number > 0 or (zero_ok and number == 0))):
+        bound = "a non-negative" if zero_ok else "a positive"
+        raise error(f"{what} must be {bound} number of seconds, got {value!r}")
+    return number
 
 
 def is_loopback(host: str | None) -> bool:
@@ -143,8 +197,8 @@ class ZohoConnectionSettings:
     environment: str = DEFAULT_ENVIRONMENT
     api_version: str = DEFAULT_API_VERSION
     auth_scheme: str = DEFAULT_AUTH_SCHEME
-    token_cache: str = field(default=DEFAULT_TOKEN_CACHE, repr=False)
-    token_cache_dir: str | None = None
+    cache: str = field(default=DEFAULT_CACHE, repr=False)
+    cache_dir: str | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     client_id: str | None = None
@@ -166,7 +220,7 @@ class ZohoConnectionSettings:
     def secrets(self) -> list[str]:
         """The secret values of this connection (to mask in logs)."""
         values = [self.client_secret, self.refresh_token, self.access_token]
-        password = urlsplit(self.token_cache).password if "://" in self.token_cache else None
+        password = urlsplit(self.cache).password if "://" in self.cache else None
         return [v for v in (*values, password) if v]
 
     def cache_key(self) -> str:
@@ -227,11 +281,9 @@ class ZohoConnectionSettings:
             raise ZohoConnectionConfigError(
                 f"auth_scheme must be one of {list(AUTH_SCHEMES)}, got {scheme!r}"
             )
-        token_cache = opt("token_cache") or DEFAULT_TOKEN_CACHE
-        if token_cache not in (FILE_CACHE, MEMORY_CACHE) and not token_cache.startswith(
-            ("redis://", "rediss://")
-        ):
-            raise ZohoConnectionConfigError("token_cache must be 'file', 'memory' or a redis:// URL")
+        cache = opt("cache") or DEFAULT_CACHE
+        if cache not in (FILE_CACHE, MEMORY_CACHE) and not cache.startswith(("redis://", "rediss://")):
+            raise ZohoConnectionConfigError("cache must be 'file', 'memory' or a redis:// URL")
 
         settings = cls(
             conn_id=conn_id,
@@ -242,10 +294,10 @@ class ZohoConnectionSettings:
             environment=environment,
             api_version=api_version,
             auth_scheme=auth_scheme,
-            token_cache=token_cache,
-            token_cache_dir=opt("token_cache_dir"),
-            connect_timeout=_seconds(extra, "connect_timeout", DEFAULT_CONNECT_TIMEOUT),
-            read_timeout=_seconds(extra, "read_timeout", DEFAULT_READ_TIMEOUT),
+            cache=cache,
+            cache_dir=opt("cache_dir"),
+            connect_timeout=_timeout(opt("connect_timeout"), "connect_timeout", DEFAULT_CONNECT_TIMEOUT),
+            read_timeout=_timeout(opt("read_timeout"), "read_timeout", DEFAULT_READ_TIMEOUT),
             client_id=(getattr(conn, "login", None) or "").strip() or None,
             client_secret=getattr(conn, "password", None) or None,
             refresh_token=opt("refresh_token"),
@@ -277,106 +329,5 @@ def _choice(value: str, allowed: Mapping[str, Any], what: str) -> str:
     return key
 
 
-def _seconds(extra: Mapping[str, Any], key: str, default: float) -> float:
-    value = extra.get(key)
-    if value is None or str(value).strip() == "":
-        return default
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ZohoConnectionConfigError(f"{key} must be a positive number of seconds, got {value!r}")
-    return seconds
-
-
-def _string(
-    label: str, description: str, *, enum: Any = None, default: Any = None, secret: bool = False
-) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": ["string", "null"]}
-    if enum is not None:
-        schema["enum"] = list(enum)
-    if default is not None:
-        schema["default"] = default
-    if secret:
-        schema["format"] = "password"
-    return {"label": label, "description": description, "schema": schema}
-
-
-#: Extra fields of the connection form (``conn-fields``, Airflow 3.2+; also drives the 3.1 widgets).
-#: Airflow 3.3 shows placeholders of the standard fields only: what a user needs is in the descriptions.
-CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "refresh_token": _string(
-        "Refresh token",
-        "1000.xxxx.xxxx: from a Zoho self client (exchange a grant code). Empty with a static access token.",
-        secret=True,
-    ),
-    "data_center": _string(
-        "Data centre",
-        "Where the Zoho account lives: us (zoho.com), eu, in, au, jp, cn, ca, sa or uk.",
-        enum=DATA_CENTERS,
-        default=DEFAULT_DATA_CENTER,
-    ),
-    "environment": _string(
-        "Environment",
-        "Production, sandbox or developer org (each needs its own refresh token).",
-        enum=ENVIRONMENTS,
-        default=DEFAULT_ENVIRONMENT,
-    ),
-    "accounts_url": _string(
-        "Accounts URL", "Empty: from the data centre (e.g. https://accounts.zoho.eu). Set for tests/emulator."
-    ),
-    "api_url": _string(
-        "API URL",
-        "Empty: from data centre and environment (e.g. https://www.zohoapis.eu). Set for tests/emulator.",
-    ),
-    "api_version": _string(
-        "API version", "CRM API version in the path: v8 (default), or e.g. v2.", default="v8"
-    ),
-    "auth_scheme": _string(
-        "Authorization scheme",
-        "Header scheme of the access token: Zoho-oauthtoken (Zoho's docs) or Bearer.",
-        enum=AUTH_SCHEMES,
-        default=DEFAULT_AUTH_SCHEME,
-    ),
-    "access_token": _string(
-        "Static access token",
-        "Empty: mint tokens from the refresh token. Else used as is, never refreshed (expires in an hour).",
-        secret=True,
-    ),
-    "token_cache": _string(
-        "Token cache",
-        "file (per host, default) | memory (per process) | redis://host:6379/0 (shared across hosts).",
-    ),
-    "token_cache_dir": _string(
-        "Token cache directory", "Folder of the file cache. Empty: <tmp>/airflow-crm-provider-<uid>."
-    ),
-    "connect_timeout": _string(
-        "Connect timeout (s)", f"Seconds to establish a connection. Empty: {DEFAULT_CONNECT_TIMEOUT:g}."
-    ),
-    "read_timeout": _string(
-        "Read timeout (s)", f"Seconds to wait for a reply. Empty: {DEFAULT_READ_TIMEOUT:g}."
-    ),
-}
-
-#: Form behaviour (``ui-field-behaviour``, Airflow 3.2+ spelling with hyphens).
-#: The port stays visible: Airflow 3.3's Test button sends a stored empty port as 0, which the server
-#: refuses ("host or port differs"); a stored port (443, unused by the hook) is sent back unchanged.
-UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["host", "schema"],
-    "relabeling": {"login": "Client ID", "password": "Client Secret", "port": "Port (443)"},
-    "placeholders": {
-        "login": "1000.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXX (Self Client id, api-console.zoho.com)",
-        "password": "Self Client secret",
-        "port": "443 (needed by the Test button)",
-        "refresh_token": "1000.xxxxxxxx.xxxxxxxx (from exchanging a Self Client grant code)",
-        "accounts_url": "empty: from the data centre, e.g. https://accounts.zoho.eu",
-        "api_url": "empty: from data centre and environment, e.g. https://www.zohoapis.eu",
-        "api_version": "v8",
-        "access_token": "empty: mint tokens from the refresh token",
-        "token_cache": "file | memory | redis://redis:6379/0",
-        "token_cache_dir": "empty: <tmp>/airflow-crm-provider-<uid>",
-        "connect_timeout": str(DEFAULT_CONNECT_TIMEOUT),
-        "read_timeout": str(DEFAULT_READ_TIMEOUT),
-    },
-}
+def _timeout(value: str | None, what: str, default: float) -> float:
+    return default if value is None else seconds(value, what, text_ok=True, error=ZohoConnectionConfigError)

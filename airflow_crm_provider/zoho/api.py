@@ -1,32 +1,33 @@
 """
-Zoho CRM's request/reply protocol, shared by the sync and async paths.
+Zoho CRM's API: paths, request bodies, reply parsing and the refresh-once-and-replay rule.
 
-URLs, headers, reply parsing and the refresh-once-and-replay rule live here. Decisions come from
-Zoho's ``code`` and the reply's shape (bare error object, or ``data[]`` entries), never from the
-HTTP status alone.
+Shared by the sync and async drivers of :mod:`~airflow_crm_provider.zoho.http`. Decisions come from
+Zoho's ``code`` and the reply's shape (bare error object, or ``data[]`` entries), never from the HTTP
+status alone. The typed replies (:class:`ZohoEntry`, :class:`JobStatus`) and what a job's status
+means (:func:`job_state`) live here too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.zoho.errors import (
     TOKEN_REJECTED_CODES,
+    TokenRejected,
     ZohoAuthError,
     ZohoCRMError,
     ZohoRateLimitError,
     ZohoRequestError,
     ZohoServerError,
 )
-from airflow_crm_provider.hooks._transport import FetchToken, Send, retrying
-from airflow_crm_provider.replies import JobStatus, ZohoEntry
+from airflow_crm_provider.zoho.http import FetchToken, Send, retrying
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow_crm_provider.auth import AccessToken
-    from airflow_crm_provider.connection import ZohoConnectionSettings
-    from airflow_crm_provider.hooks._transport import Plan, Reply, RetryPolicy
+    from airflow_crm_provider.zoho.http import Plan, Reply, Retries, Token
+    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 T = TypeVar("T")
 
@@ -34,8 +35,58 @@ T = TypeVar("T")
 AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH"}
 
 
-class TokenRejected(ZohoAuthError):
-    """Zoho refused the access token (``INVALID_TOKEN``/``AUTHENTICATION_FAILURE`` or a bare 401)."""
+class ZohoEntry(TypedDict):
+    """
+    One ``data[]`` entry of a mass update reply in ids mode, with the record id lifted out.
+
+    ``id`` is the record id as a string (from ``details.id``), or ``None`` when Zoho gave none.
+    """
+
+    id: str | None
+    status: str
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class JobStatus(TypedDict):
+    """The status of a mass update job (cvid/territory mode)."""
+
+    job_id: str
+    status: str  # SCHEDULED | RUNNING | COMPLETED | FAILED (others are possible; fail closed)
+    total_count: int
+    updated_count: int
+    failed_count: int
+    not_updated_count: int
+
+
+class JobState(str, Enum):
+    """What a job status means for the caller."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+#: Job statuses that mean "still going"; ``COMPLETED`` and ``FAILED`` end a job, anything else is unknown.
+ACTIVE_STATUSES = frozenset({"SCHEDULED", "RUNNING"})
+
+
+def job_state(job: Mapping[str, Any]) -> JobState:
+    """
+    Classify a job's ``status``; statuses this client does not know fail closed (``UNKNOWN``).
+
+    :param job: a :class:`JobStatus`.
+    """
+    status = str(job.get("status") or "").upper()
+    if status in ACTIVE_STATUSES:
+        return JobState.ACTIVE
+    if status == "COMPLETED":
+        return JobState.COMPLETED
+    if status == "FAILED":
+        return JobState.FAILED
+    return JobState.UNKNOWN
 
 
 def error_for(
@@ -192,14 +243,14 @@ def parse_current_user(body: Any, status: int) -> str:
     return f"{name} <{user['email']}>" if user.get("email") else str(name)
 
 
-def request_headers(settings: ZohoConnectionSettings, token: AccessToken) -> dict[str, str]:
+def request_headers(settings: ZohoConnectionSettings, token: Token) -> dict[str, str]:
     """Return the headers of an API call: the only place a token goes is ``Authorization``."""
     return {"Authorization": f"{settings.auth_scheme} {token.value}"}
 
 
 def api_call(
     settings: ZohoConnectionSettings,
-    policy: RetryPolicy,
+    retries: Retries,
     method: str,
     path: str,
     parse: Callable[[Any, int], T],
@@ -212,7 +263,7 @@ def api_call(
     Plan one CRM API call: token, retries of transient failures, one refresh-and-replay.
 
     :param settings: the connection.
-    :param policy: the backoff policy.
+    :param retries: how often and how long to retry.
     :param method: HTTP method.
     :param path: path under ``/crm/<version>/``.
     :param parse: ``(body, status) -> result``; raises for request-level errors.
@@ -233,7 +284,7 @@ def api_call(
             resendable=resendable,
         )
         try:
-            return (yield from retrying(policy, send, lambda reply: parse(check_reply(reply), reply.status)))
+            return (yield from retrying(retries, send, lambda reply: parse(check_reply(reply), reply.status)))
         except TokenRejected as exc:
             if settings.static_token:
                 raise ZohoAuthError(

@@ -1,6 +1,14 @@
-"""Airflow task-ending exceptions and ``conf`` from where this Airflow version keeps them."""
+"""What differs between the Airflow releases this provider supports (3.1+), in one place."""
 
 from __future__ import annotations
+
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
+
+_BASE = Version(Version(AIRFLOW_VERSION).base_version)
+
+AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= _BASE
+AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _BASE
 
 try:  # Airflow 3.2+: the Task SDK owns them (airflow.exceptions only re-exports, with a warning)
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -12,4 +20,11 @@ try:  # Task SDK 1.3+ (Airflow 3.3)
 except ImportError:  # Airflow 3.1, 3.2
     from airflow.configuration import conf  # type: ignore[assignment]
 
-__all__ = ["AirflowFailException", "AirflowSkipException", "conf"]
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowFailException",
+    "AirflowSkipException",
+    "conf",
+]

@@ -7,26 +7,20 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_crm_provider.auth.cache import open_token_cache
-from airflow_crm_provider.auth.token import AccessToken, parse_token_reply, static_token
-from airflow_crm_provider.errors import ZohoAuthError, ZohoTokenThrottledError
-from airflow_crm_provider.hooks._transport import RetryPolicy, Send, retrying, run_sync
+from airflow_crm_provider.zoho.auth.cache import open_token_cache
+from airflow_crm_provider.zoho.auth.token import AccessToken, parse_token_reply, static_token
+from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoTokenThrottledError
+from airflow_crm_provider.zoho.http import Retries, Send, backoff, retrying, run_sync
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import requests
 
-    from airflow_crm_provider.auth.cache import TokenCache
-    from airflow_crm_provider.connection import ZohoConnectionSettings
+    from airflow_crm_provider.zoho.auth.cache import TokenCache
+    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 log = logging.getLogger(__name__)
-
-
-def _mask(secret: str) -> None:
-    from airflow.sdk.log import mask_secret
-
-    mask_secret(secret)
 
 
 class TokenSource(Protocol):
@@ -63,24 +57,27 @@ class RefreshTokenSource:
 
     :param settings: the connection.
     :param session: the hook's ``requests`` session.
-    :param policy: retries of transient accounts-server failures.
+    :param retries: retries of transient accounts-server failures.
     :param max_token_wait: seconds to wait out the mint throttle before failing.
-    :param cache: override the cache chosen by ``settings.token_cache``.
+    :param cache: override the cache chosen by ``settings.cache``.
     :param sleep: how to wait (tests may pass a fake).
+    :param on_token: called with every token value this source hands out (the hook masks it in logs).
     """
 
     def __init__(
         self,
         settings: ZohoConnectionSettings,
         session: requests.Session,
-        policy: RetryPolicy,
+        retries: Retries,
         max_token_wait: float = 600.0,
         cache: TokenCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_token: Callable[[str], None] = lambda value: None,
     ) -> None:
         self._settings = settings
         self._session = session
-        self._policy = policy
+        self._retries = retries
+        self._on_token = on_token
         self._max_token_wait = max_token_wait
         self._cache = cache or open_token_cache(settings, lock_timeout=max_token_wait + 300)
         self._sleep = sleep
@@ -99,7 +96,7 @@ class RefreshTokenSource:
                         if token is None or not token.usable(rejected):
                             token = self._mint()
                             self._cache.store(token)
-                _mask(token.value)
+                self._on_token(token.value)
                 self._current = token
             return token
 
@@ -117,13 +114,13 @@ class RefreshTokenSource:
                 if remaining <= 0:
                     raise ZohoTokenThrottledError(
                         f"{exc.message}; waited {waited:.0f}s (max_token_wait) for the 10-minute window. "
-                        "Tokens are cached and shared (token_cache), so this means other clients use the "
+                        "Tokens are cached and shared (the cache extra), so this means other clients use the "
                         "same refresh token, or many hosts without a shared cache: retry later",
                         code=exc.code,
                         http_status=exc.http_status,
                     ) from None
-                delay = min(max(self._policy.backoff_base * 10 * 2**waits, 0.05), 120.0, remaining)
                 waits += 1
+                delay = min(max(backoff(self._retries.backoff_base * 10, waits, cap=120.0), 0.05), remaining)
                 log.warning("Zoho mint throttle hit; waiting %.1fs before asking again", delay)
                 self._sleep(delay)
 
@@ -139,26 +136,28 @@ class RefreshTokenSource:
                 "refresh_token": s.refresh_token or "",
             },
         )
-        plan = retrying(self._policy, send, lambda reply: parse_token_reply(reply, s))
+        plan = retrying(self._retries, send, lambda reply: parse_token_reply(reply, s))
         return run_sync(plan, self._session, s.timeout, sleep=self._sleep)
 
 
 def token_source(
     settings: ZohoConnectionSettings,
     session: requests.Session,
-    policy: RetryPolicy,
+    retries: Retries,
     max_token_wait: float,
     sleep: Callable[[float], None] = time.sleep,
+    on_token: Callable[[str], None] = lambda value: None,
 ) -> TokenSource:
     """
     Return the token source the connection asks for (static ``access_token`` or refresh-token grant).
 
     :param settings: the connection.
     :param session: the hook's session.
-    :param policy: retries of transient accounts-server failures.
+    :param retries: retries of transient accounts-server failures.
     :param max_token_wait: seconds to wait out the mint throttle.
     :param sleep: how to wait.
+    :param on_token: called with every token value handed out.
     """
     if settings.static_token:
         return StaticTokenSource(settings)
-    return RefreshTokenSource(settings, session, policy, max_token_wait, sleep=sleep)
+    return RefreshTokenSource(settings, session, retries, max_token_wait, sleep=sleep, on_token=on_token)

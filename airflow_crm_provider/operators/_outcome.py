@@ -1,9 +1,9 @@
 """
-Per-record results, the run summary and the task-outcome decision of a mass update.
+Outcomes of a mass update: error classes applied to codes, per-record results, summary, decision.
 
-Everything here is a pure function except :func:`conclude`, the one place that pushes the XComs and
-ends the task (success, skip or fail). Ids mode, job mode and dry runs all end through it, so the
-XCom shapes and the outcome rules of the design brief live in this module only.
+Pure functions, no I/O and no Airflow. This is the one module that applies the user's error policy
+to Zoho's codes, and where the XCom shapes and the task-outcome rules of the design brief live. Each
+runner (ids, job, dry run) returns a :class:`RunResult`; the operator pushes it and ends the task.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from airflow_crm_provider.errors import ErrorClass, ZohoTokenThrottledError, ZohoTransientError, classify
+from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ErrorClass, ZohoCRMError, classify
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-    from airflow.sdk import Context
-
-    from airflow_crm_provider.replies import ZohoEntry
+    from airflow_crm_provider.zoho.api import ZohoEntry
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +39,6 @@ _RECORD_OUTCOME: dict[ErrorClass, str] = {
     ErrorClass.RETRY: "skipped",
     ErrorClass.IGNORE: "ignored",
 }
-#: Errors a task retry may overcome (still failing after the hook's own retries, or the token-mint
-#: throttle not yet over): they end the task as retryable so Airflow ``retries`` apply.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)
 #: How many failed records the log lists with Zoho's messages.
 LOG_FAILURES = 5
 
@@ -76,7 +71,7 @@ class Summary(TypedDict):
 
 
 @dataclass(frozen=True)
-class OutcomePolicy:
+class Thresholds:
     """
     The user's thresholds for ending the task.
 
@@ -103,16 +98,67 @@ class Decision:
     reason: str
 
 
+@dataclass
+class RunResult:
+    """
+    What a runner hands the operator to push and conclude.
+
+    :param summary: the ``return_value`` XCom (``outcome``/``reason`` are set when it is concluded).
+    :param records: the ``records`` XCom, one per requested id.
+    :param decision: how the task ends.
+    :param retryable: a transient error that stopped the run; re-raised so Airflow ``retries`` apply.
+    :param final: whether the outcome is final, so the task's saved state can be forgotten.
+    """
+
+    summary: Summary
+    records: list[RecordResult]
+    decision: Decision
+    retryable: BaseException | None = None
+    final: bool = True
+
+
+def error_class(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> ErrorClass:
+    """
+    Return the class of a Zoho code under the user's overrides (the one place the policy is applied).
+
+    :param code: Zoho's ``code``.
+    :param overrides: the user's per-code classes.
+    """
+    return classify(code, dict(overrides) if overrides else None)
+
+
+def rejection_class(err: ZohoCRMError, overrides: Mapping[str, ErrorClass] | None = None) -> ErrorClass:
+    """
+    Return the class of a request that failed: ``RETRY`` for what a task retry may overcome, else the policy.
+
+    :param err: the error the request ended with.
+    :param overrides: the user's per-code classes.
+    """
+    if isinstance(err, RETRYABLE_ERRORS):
+        return ErrorClass.RETRY
+    return error_class(err.code, overrides)
+
+
+def is_resendable(code: str, overrides: Mapping[str, ErrorClass] | None = None) -> bool:
+    """
+    Tell whether a record's code asks for a re-send in the task (``RECORD_LOCKED`` by default).
+
+    :param code: the record's code.
+    :param overrides: the user's per-code classes.
+    """
+    return code not in (SUCCESS, NOT_SENT, NO_RESULT) and error_class(code, overrides) is ErrorClass.RETRY
+
+
 def record_outcome(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> str:
     """
     Return a record's outcome from its Zoho code, after in-task retries are used up.
 
     :param code: Zoho's ``code`` for the record (``SUCCESS`` means updated).
-    :param overrides: the user's per-code classes (see :func:`~airflow_crm_provider.errors.classify`).
+    :param overrides: the user's per-code classes.
     """
     if (code or "").upper() == SUCCESS:
         return "updated"
-    return _RECORD_OUTCOME[classify(code, dict(overrides) if overrides else None)]
+    return _RECORD_OUTCOME[error_class(code, overrides)]
 
 
 def error_entry(
@@ -204,7 +250,7 @@ def summarize(
     }
 
 
-def decide(summary: Summary, policy: OutcomePolicy, *, request_error: str | None = None) -> Decision:
+def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | None = None) -> Decision:
     """
     Decide the task outcome from the counts, per the design brief's task-outcome rules.
 
@@ -213,29 +259,29 @@ def decide(summary: Summary, policy: OutcomePolicy, *, request_error: str | None
     ``max_skipped_ratio`` (failed instead with ``soft_fail=False``); else success.
 
     :param summary: counts from :func:`summarize`.
-    :param policy: the user's thresholds.
+    :param thresholds: the user's thresholds.
     :param request_error: description of a request-level failure that stopped the run, if any.
     """
     if request_error:
         return Decision("failed", f"Zoho rejected the request: {request_error}")
     failed, skipped, updated = summary["failed"], summary["skipped"], summary["updated"]
-    if failed > policy.max_failed_records:
+    if failed > thresholds.max_failed_records:
         return Decision(
             "failed",
-            f"{failed} record(s) failed, more than max_failed_records={policy.max_failed_records}",
+            f"{failed} record(s) failed, more than max_failed_records={thresholds.max_failed_records}",
         )
     considered = summary["requested"] - summary["ignored"]
     ratio = skipped / considered if considered else 0.0
     if updated == 0:
         reason = f"no record was updated ({skipped} skipped, {summary['ignored']} ignored)"
-    elif ratio > policy.max_skipped_ratio:
+    elif ratio > thresholds.max_skipped_ratio:
         reason = (
             f"{skipped} of {considered} record(s) skipped ({ratio:.0%}), "
-            f"more than max_skipped_ratio={policy.max_skipped_ratio:g}"
+            f"more than max_skipped_ratio={thresholds.max_skipped_ratio:g}"
         )
     else:
         return Decision("success", f"{updated} record(s) updated")
-    if policy.soft_fail:
+    if thresholds.soft_fail:
         return Decision("skipped", reason)
     return Decision("failed", f"{reason}, and soft_fail=False")
 
@@ -264,49 +310,3 @@ def format_report(summary: Summary, records: Sequence[RecordResult], *, limit: i
             details = f" {record['details']}" if record["details"] else ""
             lines.append(f"    {record['id']}: {record['code']}: {record['message']}{details}")
     return "\n".join(lines)
-
-
-def conclude(
-    context: Context,
-    summary: Summary,
-    records: Sequence[RecordResult],
-    decision: Decision,
-    *,
-    push: bool = True,
-    retryable: BaseException | None = None,
-) -> Summary:
-    """
-    Log the report, push both XComs, then end the task as the decision says.
-
-    The summary (``return_value``) and ``records`` are pushed before any exception is raised, so
-    ``all_done`` downstream tasks and callbacks can read them whichever way the task ends.
-
-    :param context: the task context (its ``ti`` pushes the XComs).
-    :param summary: counts from :func:`summarize`; ``outcome`` and ``reason`` are set here.
-    :param records: the per-record results.
-    :param decision: the outcome from :func:`decide`.
-    :param push: push XComs (the operator's ``do_xcom_push``).
-    :param retryable: a transient error that stopped the run; re-raised so Airflow ``retries`` apply.
-    :return: the summary, on success (the operator returns it as ``return_value``).
-    :raises AirflowFailException: the decision is ``failed`` (no Airflow retries).
-    :raises AirflowSkipException: the decision is ``skipped``.
-    """
-    from airflow_crm_provider.operators._compat import AirflowFailException, AirflowSkipException
-
-    outcome: Outcome = "failed" if retryable is not None else decision.outcome
-    summary["outcome"] = outcome
-    summary["reason"] = str(retryable) if retryable is not None else decision.reason
-    log.info("%s", format_report(summary, records))
-    if push:
-        context["ti"].xcom_push(key="records", value=list(records))
-        if outcome != "success":
-            context["ti"].xcom_push(key="return_value", value=summary)
-    if retryable is not None:
-        log.error("Zoho CRM mass update stopped by a transient error; Airflow retries apply: %s", retryable)
-        raise retryable
-    if outcome == "failed":
-        raise AirflowFailException(f"Zoho CRM mass update of {summary['module']} failed: {decision.reason}")
-    if outcome == "skipped":
-        raise AirflowSkipException(f"Zoho CRM mass update of {summary['module']} skipped: {decision.reason}")
-    log.info("Zoho CRM mass update of %s succeeded: %s", summary["module"], decision.reason)
-    return summary

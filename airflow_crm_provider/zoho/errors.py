@@ -1,9 +1,9 @@
 """
-Zoho CRM error catalogue (code -> default outcome class) and the provider's typed exceptions.
+Zoho CRM's error codes (code -> default class) and the client's typed exceptions.
 
-This module is the one source of truth for how a Zoho code is treated. Operators apply user
-overrides on top of :data:`DEFAULT_ERROR_CLASSES`; the hook raises the exceptions below so that
-callers, tenacity predicates and Airflow 3.3 ``retry_policy`` rules can target them by type.
+The one source of truth for how a Zoho code is treated: the operators apply the user's overrides on
+top of :data:`DEFAULT_ERROR_CLASSES`, and the client raises the exceptions below so that callers and
+Airflow 3.3 ``retry_policy`` rules can target them by type.
 """
 
 from __future__ import annotations
@@ -160,6 +160,10 @@ class ZohoRateLimitError(ZohoTransientError):
         super().__init__(message, **kwargs)
 
 
+class TokenRejected(ZohoAuthError):
+    """Zoho refused the access token (``INVALID_TOKEN``, ``AUTHENTICATION_FAILURE`` or a bare 401)."""
+
+
 class ZohoServerError(ZohoTransientError):
     """HTTP 5xx or ``INTERNAL_ERROR``."""
 
@@ -175,3 +179,8 @@ class ZohoConnectionError(ZohoTransientError):
     def __init__(self, message: str, *, maybe_delivered: bool = True, **kwargs: Any) -> None:
         self.maybe_delivered = maybe_delivered
         super().__init__(message, **kwargs)
+
+
+#: Errors a task retry may overcome (still failing after the client's own retries, or the token-mint
+#: throttle not yet over): they end the task as retryable, so Airflow ``retries`` apply.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from airflow_crm_provider.auth.token import AccessToken
-from airflow_crm_provider.connection import FILE_CACHE, MEMORY_CACHE
-from airflow_crm_provider.errors import ZohoCRMError, ZohoTransientError
+from airflow_crm_provider.zoho.auth.token import AccessToken
+from airflow_crm_provider.zoho.errors import ZohoCRMError, ZohoTransientError
+from airflow_crm_provider.zoho.settings import FILE_CACHE, MEMORY_CACHE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from airflow_crm_provider.connection import ZohoConnectionSettings
+    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 
 class TokenCacheError(ZohoCRMError):
@@ -78,7 +78,7 @@ class FileTokenCache:
         except OSError as exc:
             raise TokenCacheError(
                 f"token cache directory {self._dir} is not usable ({type(exc).__name__}: {exc.strerror}): "
-                "fix its permissions or set token_cache_dir"
+                "fix its permissions or set the cache_dir extra"
             ) from None
 
     def _ensure_dir(self) -> None:
@@ -89,7 +89,7 @@ class FileTokenCache:
         if self._own_dir and not private:
             raise TokenCacheError(
                 f"token cache directory {self._dir} is not a private directory of this user: "
-                "remove it or set token_cache_dir"
+                "remove it or set the cache_dir extra"
             )
 
     def load(self) -> AccessToken | None:
@@ -234,14 +234,14 @@ class RedisTokenCache:
 
 def open_token_cache(settings: ZohoConnectionSettings, lock_timeout: float) -> TokenCache:
     """
-    Return the cache the connection asks for (``token_cache``: file, memory or a Redis URL).
+    Return the cache the connection asks for (``cache``: file, memory or a Redis URL).
 
     :param settings: the connection.
     :param lock_timeout: seconds to wait for another caller's mint.
     """
     key = settings.cache_key()
-    if settings.token_cache == MEMORY_CACHE:
+    if settings.cache == MEMORY_CACHE:
         return MemoryTokenCache(key)
-    if settings.token_cache == FILE_CACHE:
-        return FileTokenCache(key, settings.token_cache_dir, lock_timeout)
-    return RedisTokenCache(settings.token_cache, key, lock_timeout)
+    if settings.cache == FILE_CACHE:
+        return FileTokenCache(key, settings.cache_dir, lock_timeout)
+    return RedisTokenCache(settings.cache, key, lock_timeout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_crm_provider.auth.cache import (
+from airflow_crm_provider.zoho.auth.cache import (
     FileTokenCache,
     MemoryTokenCache,
     RedisTokenCache,
@@ -12,8 +12,13 @@ from airflow_crm_provider.auth.cache import (
     default_cache_dir,
     open_token_cache,
 )
-from airflow_crm_provider.auth.source import RefreshTokenSource, StaticTokenSource, TokenSource, token_source
-from airflow_crm_provider.auth.token import AccessToken, lifetime_seconds, parse_token_reply
+from airflow_crm_provider.zoho.auth.source import (
+    RefreshTokenSource,
+    StaticTokenSource,
+    TokenSource,
+    token_source,
+)
+from airflow_crm_provider.zoho.auth.token import AccessToken, lifetime_seconds, parse_token_reply
 
 __all__ = [
     "AccessToken",

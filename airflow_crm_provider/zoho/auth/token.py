@@ -9,17 +9,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.connection import is_trusted_api_domain
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoRateLimitError,
     ZohoServerError,
     ZohoTokenThrottledError,
 )
+from airflow_crm_provider.zoho.settings import is_trusted_api_domain
 
 if TYPE_CHECKING:
-    from airflow_crm_provider.connection import ZohoConnectionSettings
-    from airflow_crm_provider.hooks._transport import Reply
+    from airflow_crm_provider.zoho.http import Reply
+    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """
-HTTP plumbing shared by the sync and async paths: retry policy, request plans and their drivers.
+HTTP for the Zoho client: the one backoff, request plans, and the sync and async drivers that run them.
 
 A *plan* is a generator that yields :class:`Send`, :class:`Sleep` and :class:`FetchToken` steps
 and receives their results; it holds every decision (what to send, when to retry, how long to
@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import math
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cache
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import requests
-
-from airflow_crm_provider import __version__
-from airflow_crm_provider.errors import (
+from airflow_crm_provider.zoho.errors import (
     ZohoConnectionError,
     ZohoRateLimitError,
     ZohoTransientError,
@@ -29,11 +29,54 @@ from airflow_crm_provider.errors import (
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Generator, Mapping
 
-    from airflow_crm_provider.auth import AccessToken, TokenSource
+    import requests
 
 T = TypeVar("T")
 
-USER_AGENT = f"airflow-crm-provider/{__version__}"
+
+class Token(Protocol):
+    """What a request needs of an access token (see :class:`~airflow_crm_provider.zoho.auth.AccessToken`)."""
+
+    @property
+    def value(self) -> str:
+        """The token."""
+
+    @property
+    def api_domain(self) -> str | None:
+        """Where the token may be sent, if the accounts server said."""
+
+
+class Tokens(Protocol):
+    """Answers :class:`FetchToken` steps (see :mod:`airflow_crm_provider.zoho.auth`)."""
+
+    def get(self, rejected: str | None = None) -> Any:
+        """Return a usable token that is not ``rejected``."""
+
+
+@cache
+def user_agent() -> str:
+    """Return ``airflow-crm-provider/<version>`` (read once, from the installed distribution)."""
+    try:
+        version = metadata.version("airflow-crm-provider")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"airflow-crm-provider/{version}"
+
+
+def backoff(base: float, attempt: int, cap: float = math.inf) -> float:
+    """
+    Return the wait before retry ``attempt`` (1-based): ``base * 2**(attempt - 1)``, capped, jittered.
+
+    The one backoff of the client: request retries, the token-mint throttle and re-sends of locked
+    records all wait this way. The jitter draws from ``[d/2, d]``, so callers spread out but never
+    come back sooner than half the nominal delay.
+
+    :param base: the first delay, in seconds.
+    :param attempt: which retry this is (1 for the first).
+    :param cap: the longest nominal delay.
+    """
+    nominal = min(cap, base * 2 ** max(attempt - 1, 0))
+    return random.uniform(nominal / 2, nominal)
 
 
 @dataclass(frozen=True)
@@ -100,9 +143,9 @@ class Reply:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class Retries:
     """
-    Exponential backoff with jitter, honouring ``Retry-After``, bounded in attempts and total time.
+    How often and how long a request is retried: :func:`backoff`, ``Retry-After``, bounded in time.
 
     :param max_attempts: attempts per request, the first included.
     :param max_wait: seconds a request may take in total, waits included.
@@ -127,21 +170,20 @@ class RetryPolicy:
         """
         if attempts >= self.max_attempts:
             return None
-        backoff = self.backoff_base * 2 ** (attempts - 1)
-        delay = random.uniform(backoff / 2, backoff)
+        delay = backoff(self.backoff_base, attempts)
         if retry_after is not None:
             delay = max(delay, retry_after)
         return None if elapsed + delay > self.max_wait else delay
 
 
-def retrying(policy: RetryPolicy, send: Send, interpret: Callable[[Reply], T]) -> Plan[T]:
+def retrying(retries: Retries, send: Send, interpret: Callable[[Reply], T]) -> Plan[T]:
     """
     Plan: send ``send`` until ``interpret`` accepts the reply, retrying transient failures.
 
-    :param policy: the backoff policy.
+    :param retries: how often and how long to retry.
     :param send: the request.
     :param interpret: turns a reply into a result or raises a typed error; only
-        :class:`~airflow_crm_provider.errors.ZohoTransientError` is retried.
+        :class:`~airflow_crm_provider.zoho.errors.ZohoTransientError` is retried.
     """
     start = time.monotonic()
     attempts = 0
@@ -160,7 +202,7 @@ def retrying(policy: RetryPolicy, send: Send, interpret: Callable[[Reply], T]) -
                 ) from exc
             elapsed = time.monotonic() - start
             retry_after = exc.retry_after if isinstance(exc, ZohoRateLimitError) else None
-            delay = policy.next_delay(attempts, elapsed, retry_after)
+            delay = retries.next_delay(attempts, elapsed, retry_after)
             if delay is None:
                 raise _exhausted(exc, attempts, elapsed) from exc
             yield Sleep(delay)
@@ -187,10 +229,14 @@ def send_sync(
     """
     Perform ``step`` with ``requests``; a network failure is returned, not raised.
 
+    ``requests`` is imported here, not at module level: DAG files import the operators at parse time.
+
     :param session: the hook's own session.
     :param step: the request.
     :param timeout: ``(connect, read)`` seconds.
     """
+    import requests
+
     try:
         response = session.request(
             step.method,
@@ -198,7 +244,7 @@ def send_sync(
             params=step.params,
             json=step.json,
             data=step.data,
-            headers={"User-Agent": USER_AGENT, **step.headers},
+            headers={"User-Agent": user_agent(), **step.headers},
             timeout=timeout,
             allow_redirects=False,
             auth=_no_netrc,
@@ -232,7 +278,7 @@ async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> 
             params=dict(step.params) if step.params else None,
             json=step.json,
             data=dict(step.data) if step.data else None,
-            headers={"User-Agent": USER_AGENT, **step.headers},
+            headers={"User-Agent": user_agent(), **step.headers},
             timeout=client_timeout,
             allow_redirects=False,
         ) as response:
@@ -253,7 +299,7 @@ def run_sync(
     plan: Plan[T],
     session: requests.Session,
     timeout: tuple[float, float],
-    tokens: TokenSource | None = None,
+    tokens: Tokens | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """
@@ -285,7 +331,7 @@ def run_sync(
 async def run_async(
     plan: Plan[T],
     timeout: tuple[float, float],
-    get_token: Callable[[str | None], Awaitable[AccessToken]],
+    get_token: Callable[[str | None], Awaitable[Token]],
 ) -> T:
     """
     Drive ``plan`` with ``aiohttp`` on the running event loop and return its result.
