@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 
-.PHONY: install install-floor lint test test-floor test-compose demo bench clean lock
+.PHONY: install install-floor lint test test-floor test-compose demo airflow test-e2e bench clean lock
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ test-compose: install
 
 demo: install
 	$(VENV)/bin/python scripts/demo.py
+
+# Airflow's UI on http://127.0.0.1:$(AIRFLOW_PORT) with the emulator (Ctrl-C stops everything).
+AIRFLOW_PORT ?= 8080
+airflow: install
+	$(VENV)/bin/python scripts/airflow_ui.py --port $(AIRFLOW_PORT)
+
+# Browser tests: make airflow's setup driven in Debian's chromium by Playwright (screenshots in .e2e-screenshots/).
+test-e2e: install
+	scripts/ensure_chromium.sh
+	AIRFLOW_CRM_E2E=1 $(VENV)/bin/pytest tests/e2e -p no:cacheprovider
 
 bench: install
 	$(VENV)/bin/python -m benchmarks

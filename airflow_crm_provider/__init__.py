@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Zoho CRM", "python-modules": ["airflow_crm_provider.triggers.mass_update"]}
         ],
+        "extra-links": ["airflow_crm_provider.operators.links.ZohoCRMLink"],
         "connection-types": [
             {
                 "connection-type": "zoho_crm",

@@ -85,12 +85,15 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 #: Form behaviour (``ui-field-behaviour``, Airflow 3.2+ spelling with hyphens).
+#: The port stays visible: Airflow 3.3's Test button sends a stored empty port as 0, which the server
+#: refuses ("host or port differs"); a stored port (443, unused by the hook) is sent back unchanged.
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["host", "schema", "port"],
-    "relabeling": {"login": "Client ID", "password": "Client Secret"},
+    "hidden-fields": ["host", "schema"],
+    "relabeling": {"login": "Client ID", "password": "Client Secret", "port": "Port (443)"},
     "placeholders": {
         "login": "1000.XXXXXXXXXXXXXXXXXXXXXXXXXXXXXX (Self Client id, api-console.zoho.com)",
         "password": "Self Client secret",
+        "port": "443 (needed by the Test button)",
         "refresh_token": "1000.xxxxxxxx.xxxxxxxx (from exchanging a Self Client grant code)",
         "accounts_url": "empty: from the data centre, e.g. https://accounts.zoho.eu",
         "api_url": "empty: from data centre and environment, e.g. https://www.zohoapis.eu",

@@ -41,6 +41,7 @@ from airflow_crm_provider.operators._outcome import (
     summarize,
 )
 from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, TaskState, fingerprint
+from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.version_compat import (
     AIRFLOW_V_3_3_PLUS,
     AirflowFailException,
@@ -52,6 +53,7 @@ from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
@@ -118,6 +120,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
     template_fields_renderers = {"data": "json", "ids": "py"}
     ui_color = "#e42527"
+    operator_extra_links = (ZohoCRMLink(),)
 
     def __init__(
         self,
@@ -314,7 +317,18 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             final = isinstance(err, (ValueError, TypeError))
             self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
             raise  # not reached: a refusal always ends the task
+        save_link_target(context["ti"], hook, str(self.module), ids, self.cvid)
         return hook
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """
+        Return the OpenLineage output (the module, with the run's counts), from the task's XComs.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_crm_provider.operators._lineage import lineage_on_complete
+
+        return lineage_on_complete(task_instance)
 
     def _refusal(
         self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None

@@ -238,7 +238,7 @@ def test_provider_info_declares_the_form():
         "connect_timeout",
         "read_timeout",
     }
-    assert set(UI_FIELD_BEHAVIOUR["placeholders"]) <= extras | {"login", "password"}
+    assert set(UI_FIELD_BEHAVIOUR["placeholders"]) <= extras | {"login", "password", "port"}
     secret_fields = {k for k, v in CONN_FIELDS.items() if v["schema"].get("format") == "password"}
     assert secret_fields == {"refresh_token", "access_token"}
 
@@ -255,7 +255,8 @@ def test_provider_info_matches_airflow_schema():
 def test_python_ui_field_behaviour_matches_declarative():
     behaviour = ZohoCRMHook.get_ui_field_behaviour()
     assert behaviour["hidden_fields"] == UI_FIELD_BEHAVIOUR["hidden-fields"]
-    assert behaviour["relabeling"] == {"login": "Client ID", "password": "Client Secret"}
+    assert behaviour["relabeling"] == UI_FIELD_BEHAVIOUR["relabeling"]
+    assert behaviour["relabeling"]["port"] == "Port (443)"
     assert behaviour["placeholders"] == UI_FIELD_BEHAVIOUR["placeholders"]
 
 
