@@ -290,7 +290,8 @@ class ZohoCRMHook(HttpHook):
         async def get_token(rejected: str | None) -> AccessToken:
             return await sync_to_async(tokens.get, thread_sensitive=False)(rejected)
 
-        return await run_async(self._status_plan(settings, module, job_id), settings.timeout, get_token)
+        plan = self._status_plan(settings, module, job_id)
+        return await run_async(plan, settings.timeout, get_token, tokens.accepted)
 
     def get_records(
         self, module: str, ids: Sequence[str], fields: Sequence[str]

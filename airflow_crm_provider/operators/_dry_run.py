@@ -23,7 +23,7 @@ from airflow_crm_provider.operators._outcome import (
 from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
@@ -82,6 +82,30 @@ def _number(value: float | str) -> Decimal | None:
 
 def _key(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
+
+
+def read_back(
+    hook: ZohoCRMHook, *, module: str, data: Mapping[str, Any], over_write: bool
+) -> Callable[[list[str]], dict[str, bool]]:
+    """
+    Return ``ids -> {id: whether the record holds data's values}``, reading the target fields only.
+
+    :param hook: the Zoho CRM hook.
+    :param module: Zoho module API name.
+    :param data: field API name -> value the mass update sets.
+    :param over_write: the run's ``over_write`` flag.
+    """
+    fields = list(data)
+
+    def holds(ids: list[str]) -> dict[str, bool]:
+        found = hook.get_records(module, ids, fields)
+        return {
+            i: i in found
+            and all(_same(found[i].get(name), value, over_write) for name, value in data.items())
+            for i in ids
+        }
+
+    return holds
 
 
 def dry_run_record(

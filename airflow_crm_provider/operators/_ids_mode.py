@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from airflow_crm_provider.operators._outcome import (
     NO_RESULT,
     NOT_SENT,
+    SUCCESS,
+    UNCONFIRMED,
     RunResult,
     build_records,
     decide,
@@ -25,7 +27,13 @@ from airflow_crm_provider.operators._outcome import (
     rejection_class,
     summarize,
 )
-from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ErrorClass, ZohoCRMError
+from airflow_crm_provider.zoho.errors import (
+    RETRYABLE_ERRORS,
+    ErrorClass,
+    ZohoConnectionError,
+    ZohoCRMError,
+    ZohoServerError,
+)
 from airflow_crm_provider.zoho.http import backoff
 from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
@@ -72,6 +80,7 @@ class IdsRun:
     :param stop_error: a transient (or unexpected) error that stopped the run; Airflow retries apply.
     :param calls: mass update calls made by this try.
     :param resumed: ids whose result came from an earlier try.
+    :param unconfirmed: chunks sent whose reply was lost (not yet read back).
     """
 
     entries: dict[str, ZohoEntry] = field(default_factory=dict)
@@ -79,6 +88,8 @@ class IdsRun:
     stop_error: BaseException | None = None
     calls: int = 0
     resumed: int = 0
+    #: (round, chunk) of calls that may have been applied but got no reply
+    unconfirmed: list[tuple[int, list[str]]] = field(default_factory=list)
 
     @property
     def stopped(self) -> bool:
@@ -98,6 +109,7 @@ def run_ids_mode(
     ledger: ChunkLedger,
     overrides: Mapping[str, ErrorClass] | None = None,
     *,
+    read_back: Callable[[list[str]], dict[str, bool]] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> IdsRun:
     """
@@ -108,9 +120,15 @@ def run_ids_mode(
     :param settings: chunking, concurrency and re-send settings.
     :param ledger: replies of chunks earlier tries sent (reused, not re-sent).
     :param overrides: the user's per-code classes.
+    :param read_back: ids -> whether each record holds the new values; settles calls whose reply was
+        lost (``UNCONFIRMED`` otherwise).
     :param sleep: waits between re-send rounds (injected by tests).
     """
-    return _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep).run(list(ids))
+    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep)
+    run = runner.run(list(ids))
+    if read_back is not None and run.unconfirmed:
+        runner.confirm(read_back)
+    return run
 
 
 def ids_result(
@@ -134,7 +152,9 @@ def ids_result(
     request_error = run.request_error.describe() if run.request_error is not None else None
     decision = decide(summary, thresholds, request_error=request_error)
     retryable = run.stop_error if request_error is None else None
-    return RunResult(summary, records, decision, retryable=retryable, final=retryable is None)
+    # the replies stay in the task's state (Airflow expires them): a try after this one, a retry
+    # after a crash at the very end or a clear, sends only the records Zoho did not update
+    return RunResult(summary, records, decision, retryable=retryable, final=False)
 
 
 class _IdsRunner:
@@ -153,11 +173,13 @@ class _IdsRunner:
         self._ledger = ledger
         self._overrides = overrides
         self._sleep = sleep
+        self._round_no = 0
         self.result = IdsRun()
 
     def run(self, pending: list[str]) -> IdsRun:
         last = self._settings.locked_retries
         for round_no in range(last + 1):
+            self._round_no = round_no
             self._round(round_no, pending)
             if self.result.stopped:
                 break
@@ -176,16 +198,16 @@ class _IdsRunner:
         return self.result
 
     def _round(self, round_no: int, pending: list[str]) -> None:
-        """Send one round's chunks; chunks an earlier try got a reply for come from the ledger."""
+        """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
         size = self._settings.batch_size
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
-        to_send = [chunk for chunk in chunks if not self._resume(round_no, chunk)]
-        if len(to_send) < len(chunks):
+        resumed = self.result.resumed
+        to_send = [rest for rest in (self._resume(round_no, chunk) for chunk in chunks) if rest]
+        if self.result.resumed > resumed:
             log.info(
-                "Round %d: %d of %d chunk(s) were applied by an earlier try; not re-sending them",
+                "Round %d: %d record(s) were answered in an earlier try; not sending them again",
                 round_no,
-                len(chunks) - len(to_send),
-                len(chunks),
+                self.result.resumed - resumed,
             )
         if not to_send:
             return
@@ -195,14 +217,28 @@ class _IdsRunner:
             self._sleep(delay)
         self._send_chunks(round_no, to_send)
 
-    def _resume(self, round_no: int, chunk: list[str]) -> bool:
-        """Take a chunk's entries from the ledger; return whether an earlier try got its reply."""
+    def _resume(self, round_no: int, chunk: list[str]) -> list[str]:
+        """
+        Take what an earlier try recorded for ``chunk``; return the ids that must still be sent.
+
+        Updated records, and records re-sent by the next round anyway (``RECORD_LOCKED``), are taken
+        as recorded; the others (skipped, failed, no result) were not applied, so they are sent
+        again, as a chunk of their own that the following try finds in turn.
+        """
         stored = self._ledger.get(round_no, chunk)
         if stored is None:
-            return False
-        self.result.merge(chunk, stored)
-        self.result.resumed += len(chunk)
-        return True
+            return chunk
+        kept = [(i, e) for i, e in zip(chunk, stored, strict=True) if self._settled(e)]
+        rest = [i for i, e in zip(chunk, stored, strict=True) if not self._settled(e)]
+        self.result.merge([i for i, _ in kept], [e for _, e in kept])
+        self.result.resumed += len(kept)
+        if len(rest) == len(chunk):
+            return chunk
+        return self._resume(round_no, rest) if rest else []
+
+    def _settled(self, entry: ZohoEntry) -> bool:
+        """Whether a recorded entry stands (updated, or re-sent by the next round anyway)."""
+        return entry["code"] == SUCCESS or is_resendable(entry["code"], self._overrides)
 
     def _send_chunks(self, round_no: int, to_send: list[list[str]]) -> None:
         """Send chunks with at most ``max_concurrency`` in flight; stop submitting on a stop error."""
@@ -275,12 +311,61 @@ class _IdsRunner:
         return False
 
     def _stop(self, err: Exception, chunk: list[str]) -> bool:
-        """Stop the run on an error a task retry may overcome; the chunk's ids count as not applied."""
-        message = f"not applied: the call failed after the hook's retries ({err}); a task retry re-sends it"
-        self.result.merge(chunk, [error_entry(i, NOT_SENT, message) for i in chunk])
+        """Stop the run on an error a task retry may overcome, saying truly whether Zoho applied the chunk."""
+        if _may_have_applied(err):
+            code, message = UNCONFIRMED, f"sent, but no reply came ({err}): Zoho may have applied it"
+            self.result.unconfirmed.append((self._round_no, chunk))
+        else:
+            code, message = NOT_SENT, f"not applied: Zoho refused the call ({err}); a task retry sends it"
+        self.result.merge(chunk, [error_entry(i, code, message) for i in chunk])
         log.error("A mass update call failed after the hook's retries, stopping: %s", err)
         self.result.stop_error = self.result.stop_error or err
         return True
+
+    def confirm(self, read_back: Callable[[list[str]], dict[str, bool]]) -> None:
+        """
+        Settle unconfirmed chunks by reading their records back: each id is applied or not applied.
+
+        A chunk whose every record holds the new values is kept in the ledger, so no try sends it again.
+
+        :param read_back: ids -> whether each record holds the values the mass update set.
+        """
+        for round_no, chunk in self.result.unconfirmed:
+            try:
+                holds = read_back(chunk)
+            except Exception as err:  # the records keep UNCONFIRMED: nothing is claimed
+                log.warning("Reading back %d record(s) whose reply was lost failed: %s", len(chunk), err)
+                continue
+            entries = [_read_back_entry(i, holds.get(i, False)) for i in chunk]
+            self.result.merge(chunk, entries)
+            if all(holds.get(i, False) for i in chunk):
+                self._ledger.put(round_no, chunk, entries)
+        self.result.unconfirmed.clear()
+
+
+def _may_have_applied(err: Exception) -> bool:
+    """Tell whether a call that ended in ``err`` may have reached Zoho and been (partly) applied."""
+    if isinstance(err, ZohoConnectionError):
+        return err.maybe_delivered
+    if isinstance(err, ZohoServerError):
+        return True  # Zoho failed while handling it: some records may be written
+    return not isinstance(err, ZohoCRMError)  # Zoho refused it (429, a code), or an error of our own
+
+
+def _read_back_entry(record_id: str, holds: bool) -> ZohoEntry:
+    if holds:
+        return {
+            "id": record_id,
+            "status": "success",
+            "code": SUCCESS,
+            "message": "applied: the reply was lost, and reading the record back shows the new value(s)",
+            "details": {"id": record_id, "confirmed_by": "read_back"},
+        }
+    return error_entry(
+        record_id,
+        NOT_SENT,
+        "not applied: the reply was lost, and reading the record back shows the old value(s)",
+    )
 
 
 def _align(chunk: list[str], got: list[ZohoEntry]) -> list[ZohoEntry]:

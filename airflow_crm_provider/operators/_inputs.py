@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,10 @@ from airflow_crm_provider.zoho.settings import (
     seconds,
 )
 
+#: The longest field value (Zoho's largest text area takes 32,000 characters).
+MAX_TEXT = 32_000
+#: The longest text ``ids`` or ``data`` may render to (a million ids fit).
+MAX_INPUT_TEXT = 32_000_000
 _RECORD_ID = re.compile(r"^[0-9]{1,32}\Z")
 _SEPARATORS = re.compile(r"[\s,;]+")
 _EMPTY_TEXT = frozenset({"", "none", "null", "[]"})
@@ -52,15 +57,25 @@ class ParsedIds:
 
 def _show(items: Iterable[Any]) -> str:
     items = list(items)
-    shown = ", ".join(repr(i) for i in items[:_SHOW])
+    shown = ", ".join(_repr(i) for i in items[:_SHOW])
     return shown + (f" (and {len(items) - _SHOW} more)" if len(items) > _SHOW else "")
+
+
+def _repr(item: Any) -> str:
+    """``repr`` for messages, short for huge values (Python refuses ``str`` of ints past 4,300 digits)."""
+    if isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > 128:
+        return f"<an integer of about {int(item.bit_length() * 0.30103)} digits>"
+    text = repr(item)
+    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 def _literal(text: str, what: str) -> Any:
     """Read JSON, or the Python literal text Jinja renders from an XCom (``['1', '2']``)."""
+    if len(text) > MAX_INPUT_TEXT:
+        raise InputError(f"{what} is {len(text)} characters of text; more than {MAX_INPUT_TEXT} is not taken")
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text)
@@ -75,7 +90,12 @@ def _id_items(value: Any) -> list[Any]:
     if value is None:
         return []
     if isinstance(value, bytes):
-        value = value.decode()
+        try:
+            value = value.decode()
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"ids is bytes that are not UTF-8 text ({err.reason} at byte {err.start})"
+            ) from None
     if isinstance(value, str):
         text = value.strip()
         if text.lower() in _EMPTY_TEXT:
@@ -97,6 +117,8 @@ def _as_id(item: Any) -> str | None:
     if isinstance(item, bool):
         return None
     if isinstance(item, int):
+        if not 0 <= item < 10**32:  # no str() of huge ints: Python refuses past 4,300 digits
+            return None
         text = str(item)
     elif isinstance(item, str):
         text = item.strip()
@@ -130,6 +152,10 @@ def parse_ids(value: Any) -> ParsedIds:
     return ParsedIds(ids=list(counts), duplicates=[i for i, n in counts.items() if n > 1])
 
 
+def _is_text_or_int(item: Any) -> bool:
+    return isinstance(item, (str, int)) and not isinstance(item, bool)
+
+
 def requested_ids(value: Any) -> list[str]:
     """
     Return what ``ids`` asked for, even when it is not valid, for the ``records`` of a refused run.
@@ -147,7 +173,7 @@ def requested_ids(value: Any) -> list[str]:
         items = _id_items(value)
     except InputError:
         return []
-    text = [str(i).strip() for i in items if isinstance(i, (str, int)) and not isinstance(i, bool)]
+    text = [_repr(i) if isinstance(i, int) else i.strip() for i in items if _is_text_or_int(i)]
     return list(dict.fromkeys(t for t in text if t))
 
 
@@ -179,11 +205,49 @@ def parse_data(value: Any) -> dict[str, Any]:
             f"data has {len(value)} fields; Zoho mass-updates at most {MAX_FIELDS_PER_CALL} "
             "fields per call (1 in most modules)"
         )
-    try:
-        json.dumps(dict(value))
-    except (TypeError, ValueError) as err:
-        raise InputError(f"data values must be JSON-serialisable: {err}") from err
+    for name, field_value in value.items():
+        _check_value(name, field_value)
     return dict(value)
+
+
+def _check_value(name: str, value: Any, depth: int = 0) -> None:
+    """
+    Refuse a field value Zoho cannot be sent: what JSON cannot carry exactly, or deeper than Zoho's shapes.
+
+    Values are text, finite numbers, booleans or null; a multi-select takes a list of those, a lookup
+    an object of those (``{"id": "..."}``), so nothing nests deeper than one level.
+    """
+    where = f"data[{name!r}]"
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) >= 10**32:
+            raise InputError(f"{where} is an integer of more than 32 digits: not a Zoho number")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where} is {value!r}: a field value must be a finite number (JSON has no NaN)")
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise InputError(f"{where} is {len(value)} characters; Zoho fields take at most {MAX_TEXT}")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise InputError(f"{where} holds text that is not valid Unicode ({err.reason})") from None
+        return
+    if depth == 0 and isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(name, item, depth + 1)
+        return
+    if depth == 0 and isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InputError(f"{where} has a key that is not text: {key!r}")
+            _check_value(f"{name}.{key}", item, depth + 1)
+        return
+    shape = "nested deeper than a list or a lookup object" if depth else f"of type {type(value).__name__}"
+    raise InputError(f"{where} is {shape}: Zoho takes text, numbers, booleans, lists and lookups only")
 
 
 def check_module(value: Any) -> str:

@@ -33,6 +33,8 @@ SUCCESS = "SUCCESS"
 NOT_SENT = "NOT_SENT"
 #: Our code for an id that was sent but got no entry in Zoho's reply (fails closed).
 NO_RESULT = "NO_RESULT"
+#: Our code for an id that was sent but whose reply was lost: Zoho may or may not have applied it.
+UNCONFIRMED = "UNCONFIRMED"
 
 #: Record outcome of each error class once in-task retries are used up ("retry" ends as soft).
 _RECORD_OUTCOME: dict[ErrorClass, str] = {
@@ -148,7 +150,10 @@ def is_resendable(code: str, overrides: Mapping[str, ErrorClass] | None = None) 
     :param code: the record's code.
     :param overrides: the user's per-code classes.
     """
-    return code not in (SUCCESS, NOT_SENT, NO_RESULT) and error_class(code, overrides) is ErrorClass.RETRY
+    return (
+        code not in (SUCCESS, NOT_SENT, NO_RESULT, UNCONFIRMED)
+        and error_class(code, overrides) is ErrorClass.RETRY
+    )
 
 
 def record_outcome(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> str:
@@ -198,7 +203,7 @@ def build_records(
     :param overrides: the user's per-code classes.
     :param missing_message: message for ids with no entry (code :data:`NOT_SENT`, outcome failed).
     """
-    outcomes: dict[str, str] = {NOT_SENT: "failed"}  # code -> outcome: a run has few codes
+    outcomes: dict[str, str] = {NOT_SENT: "failed", UNCONFIRMED: "failed"}  # code -> outcome: few codes
     records: list[RecordResult] = []
     append = records.append
     with _collection_paused():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_crm_provider.operators._dry_run import run_dry_run
+from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
 from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
 from airflow_crm_provider.operators._inputs import (
     CheckedInputs,
@@ -73,7 +73,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
     re-sent after a backoff. Each record gets an outcome from Zoho's code and the error policy
     (``updated``, ``skipped``, ``failed``, ``ignored``); the summary is the return value and the
     per-record list is pushed under the XCom key ``records``, whichever way the task ends. On Airflow
-    3.3+ a retry sends only the chunks earlier tries did not apply.
+    3.3+ no later try of the task instance sends again a record Zoho updated.
 
     With ``cvid`` (optionally ``territory_id``) instead of ``ids``, Zoho updates a custom view's records
     (up to 50,000) as a background job: the job id is pushed under the XCom key ``job_id`` at once, the
@@ -85,7 +85,8 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
     :param module: Zoho module API name (``Leads``, ``Contacts``...). Templated.
     :param data: field API name -> value to set, e.g. ``{"Lead_Status": "Contacted"}``. Templated.
     :param ids: record ids: a list (str or int), an ``XComArg``, or text rendering to a JSON list, a
-        Python list or comma/newline-separated ids. Duplicates are dropped. Templated.
+        Python list or ids separated by commas, semicolons, spaces or newlines. Duplicates are
+        dropped. Templated.
     :param over_write: multi-select picklists: replace (``True``) or append to (``False``) the values.
     :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
     :param batch_size: ids per call, at most 500.
@@ -343,7 +344,8 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         def send(chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
 
-        run = run_ids_mode(send, ids, sending, ledger, inputs.overrides)
+        check = read_back(hook, module=module, data=data, over_write=over_write)
+        run = run_ids_mode(send, ids, sending, ledger, inputs.overrides, read_back=check)
         self.log.info(
             "%d mass update call(s) made; %d id(s) resumed from earlier tries", run.calls, run.resumed
         )

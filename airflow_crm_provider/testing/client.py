@@ -240,7 +240,8 @@ class EmulatorClient:
         ``mass_update_posts``, ``status_gets``, ``record_gets``, ``records_changed``,
         ``jobs_scheduled``, ``max_in_flight`` (most requests one app had in flight in the org, over
         all its tokens), ``max_heavy_in_flight`` (the same for mass update POSTs), ``answered_429``,
-        ``answered_5xx``, ``dropped_connections``, ``refusals_answered``, ``tokens_evicted``.
+        ``answered_5xx``, ``dropped_connections``, ``lost_replies``, ``refusals_answered``,
+        ``tokens_evicted``.
         """
         return dict(self._call("GET", "/counters"))
 

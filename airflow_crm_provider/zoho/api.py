@@ -20,8 +20,9 @@ from airflow_crm_provider.zoho.errors import (
     ZohoRateLimitError,
     ZohoRequestError,
     ZohoServerError,
+    ZohoTransientError,
 )
-from airflow_crm_provider.zoho.http import FetchToken, Send, retrying
+from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted, retrying
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -33,6 +34,9 @@ T = TypeVar("T")
 
 #: Codes that are credential problems (not retried, not replayed unless in TOKEN_REJECTED_CODES).
 AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH"}
+#: Replays of one call with a newer token after a token that had worked went stale (expired,
+#: evicted, revoked) mid-call; past this the call ends as retryable, never as a permanent failure.
+MAX_TOKEN_REPLAYS = 4
 
 
 class ZohoEntry(TypedDict):
@@ -272,7 +276,7 @@ def api_call(
     :param resendable: whether a request that may have reached Zoho can be sent again.
     """
     rejected: str | None = None
-    while True:
+    for _ in range(MAX_TOKEN_REPLAYS + 1):
         token = yield FetchToken(rejected)
         url = f"{settings.api_base(token.api_domain)}/crm/{settings.api_version}/{path}"
         send = Send(
@@ -284,7 +288,7 @@ def api_call(
             resendable=resendable,
         )
         try:
-            return (yield from retrying(retries, send, lambda reply: parse(check_reply(reply), reply.status)))
+            result = yield from retrying(retries, send, lambda reply: parse(check_reply(reply), reply.status))
         except TokenRejected as exc:
             if settings.static_token:
                 raise ZohoAuthError(
@@ -295,12 +299,19 @@ def api_call(
                     details=exc.details,
                     http_status=exc.http_status,
                 ) from None
-            if rejected is not None:
-                raise ZohoAuthError(
-                    f"Zoho rejected a freshly minted access token too ({exc.code}: {exc.message}): "
-                    "check the refresh token's scopes and org, and auth_scheme",
-                    code=exc.code,
-                    details=exc.details,
-                    http_status=exc.http_status,
-                ) from None
+            # the token source decides: a newer token (cached or minted) or, if the one just refused
+            # was minted for this connection and never worked, a permanent ZohoAuthError
             rejected = token.value
+            continue
+        except ZohoCRMError as exc:
+            if exc.http_status is not None:  # Zoho answered: it refused the request, not the token
+                yield TokenAccepted(token.value)
+            raise
+        yield TokenAccepted(token.value)
+        return result
+    raise ZohoTransientError(
+        f"Zoho refused {MAX_TOKEN_REPLAYS + 1} access tokens in a row during one call, each of which had "
+        "worked before (expired, evicted or revoked while in use); Airflow retries apply",
+        code="INVALID_TOKEN",
+        http_status=401,
+    )

@@ -47,10 +47,13 @@ class Token(Protocol):
 
 
 class Tokens(Protocol):
-    """Answers :class:`FetchToken` steps (see :mod:`airflow_crm_provider.zoho.auth`)."""
+    """Answers :class:`FetchToken` and :class:`TokenAccepted` steps (see :mod:`~.zoho.auth`)."""
 
     def get(self, rejected: str | None = None) -> Any:
         """Return a usable token that is not ``rejected``."""
+
+    def accepted(self, value: str) -> None:
+        """Note that Zoho answered a call made with token ``value`` without refusing the token."""
 
 
 @cache
@@ -107,8 +110,15 @@ class FetchToken:
     rejected: str | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class TokenAccepted:
+    """Zoho answered a call made with this token without refusing it: a later refusal means it went stale."""
+
+    value: str = field(repr=False)
+
+
 if TYPE_CHECKING:
-    Step = Send | Sleep | FetchToken
+    Step = Send | Sleep | FetchToken | TokenAccepted
     Plan = Generator[Step, Any, T]
 
 
@@ -124,7 +134,7 @@ class Reply:
         """Return the decoded JSON body, or ``None`` if the body is empty or not JSON."""
         try:
             return json.loads(self.text) if self.text.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any reply Zoho sends
             return None
 
     def retry_after(self) -> float | None:
@@ -223,13 +233,20 @@ def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
 
 
+#: The largest reply read (a 500-record mass update reply is about 150 KB): past it, the reply is refused.
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+_READ_SIZE = 64 * 1024
+
+
 def send_sync(
     session: requests.Session, step: Send, timeout: tuple[float, float]
 ) -> Reply | ZohoConnectionError:
     """
     Perform ``step`` with ``requests``; a network failure is returned, not raised.
 
-    ``requests`` is imported here, not at module level: DAG files import the operators at parse time.
+    Each attempt is bounded: ``connect + read`` seconds in all (a server that trickles its reply is
+    cut off), and :data:`MAX_REPLY_BYTES`. ``requests`` is imported here, not at module level: DAG
+    files import the operators at parse time.
 
     :param session: the hook's own session.
     :param step: the request.
@@ -237,6 +254,7 @@ def send_sync(
     """
     import requests
 
+    deadline = time.monotonic() + sum(timeout)
     try:
         response = session.request(
             step.method,
@@ -248,8 +266,16 @@ def send_sync(
             timeout=timeout,
             allow_redirects=False,
             auth=_no_netrc,
+            stream=True,
         )
-        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.text)
+        with response:
+            body = bytearray()
+            while piece := response.raw.read1(_READ_SIZE, decode_content=True):  # what has arrived
+                body += piece
+                if len(body) > MAX_REPLY_BYTES or time.monotonic() > deadline:
+                    return _cut_off(step, len(body), timeout)
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return Reply(response.status_code, headers, body.decode(response.encoding or "utf-8", "replace"))
     except requests.RequestException as exc:
         never_connected = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and "Failed to establish a new connection" in str(exc)
@@ -260,9 +286,17 @@ def send_sync(
         )
 
 
+def _cut_off(step: Send, size: int, timeout: tuple[float, float]) -> ZohoConnectionError:
+    if size > MAX_REPLY_BYTES:
+        why = f"its reply exceeded {MAX_REPLY_BYTES} bytes"
+    else:
+        why = f"its reply took longer than {sum(timeout):g}s (connect_timeout + read_timeout)"
+    return ZohoConnectionError(f"{step.method} {_where(step.url)} was cut off: {why}", maybe_delivered=True)
+
+
 async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> Reply | ZohoConnectionError:
     """
-    Perform ``step`` with ``aiohttp``; a network failure is returned, not raised.
+    Perform ``step`` with ``aiohttp``, bounded as :func:`send_sync`; a network failure is returned.
 
     :param session: an ``aiohttp.ClientSession``.
     :param step: the request.
@@ -270,7 +304,7 @@ async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> 
     """
     import aiohttp
 
-    client_timeout = aiohttp.ClientTimeout(sock_connect=timeout[0], sock_read=timeout[1])
+    client_timeout = aiohttp.ClientTimeout(total=sum(timeout), sock_connect=timeout[0], sock_read=timeout[1])
     try:
         async with session.request(
             step.method,
@@ -282,9 +316,14 @@ async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> 
             timeout=client_timeout,
             allow_redirects=False,
         ) as response:
-            text = await response.text()
+            body = await response.content.read(MAX_REPLY_BYTES + 1)
+            if len(body) > MAX_REPLY_BYTES:
+                return _cut_off(step, len(body), timeout)
+            text = body.decode(response.charset or "utf-8", "replace")
             return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, text)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except asyncio.TimeoutError:
+        return _cut_off(step, 0, timeout)
+    except aiohttp.ClientError as exc:
         return ZohoConnectionError(
             f"{step.method} {_where(step.url)} failed: {type(exc).__name__}: {exc}",
             maybe_delivered=not isinstance(exc, aiohttp.ClientConnectorError),
@@ -324,6 +363,10 @@ def run_sync(
             if tokens is None:
                 raise RuntimeError("this plan needs a token source")
             value = tokens.get(step.rejected)
+        elif isinstance(step, TokenAccepted):
+            if tokens is not None:
+                tokens.accepted(step.value)
+            value = None
         else:
             value = send_sync(session, step, timeout)
 
@@ -332,6 +375,7 @@ async def run_async(
     plan: Plan[T],
     timeout: tuple[float, float],
     get_token: Callable[[str | None], Awaitable[Token]],
+    accepted: Callable[[str], None] = lambda value: None,
 ) -> T:
     """
     Drive ``plan`` with ``aiohttp`` on the running event loop and return its result.
@@ -339,6 +383,7 @@ async def run_async(
     :param plan: the request plan.
     :param timeout: ``(connect, read)`` seconds per request.
     :param get_token: answers :class:`FetchToken` steps without blocking the loop.
+    :param accepted: answers :class:`TokenAccepted` steps (must not block).
     """
     import aiohttp
 
@@ -354,5 +399,8 @@ async def run_async(
                 value = None
             elif isinstance(step, FetchToken):
                 value = await get_token(step.rejected)
+            elif isinstance(step, TokenAccepted):
+                accepted(step.value)
+                value = None
             else:
                 value = await send_async(session, step, timeout)

@@ -204,13 +204,34 @@ def test_short_token_ttl_refreshes_ahead_of_expiry(make_hook, emulator, crm_log)
     assert [e["status"] for e in crm_log()] == [200, 200]  # refreshed before Zoho had to refuse
 
 
-def test_token_rejected_twice_is_an_auth_error(make_hook, emulator, crm_log):
+def test_a_minted_token_refused_before_it_ever_worked_is_an_auth_error(make_hook, emulator, crm_log):
     emulator.configure(token_ttl=0)  # every minted token is dead on arrival
-    with pytest.raises(ZohoAuthError, match="freshly minted access token too") as err:
+    with pytest.raises(ZohoAuthError, match="before accepting any call made with it") as err:
         make_hook().mass_update("Leads", {"City": "Oslo"}, [SEED_IDS[0]])
     assert (err.value.code, err.value.http_status) == ("INVALID_TOKEN", 401)
-    assert len(crm_log()) == 2  # one replay, no more
-    assert emulator.counters()["tokens_minted"] == 2
+    assert len(crm_log()) == 1  # no replay with more tokens of the same kind
+    assert emulator.counters()["tokens_minted"] == 1  # mints are scarce: 10 per 10 minutes
+
+
+def test_a_token_that_worked_and_went_stale_mid_replay_is_replaced_again(make_hook, emulator, crm_log):
+    """Issue 9 item 2: a second rejection during a replay is not a permanent failure."""
+    hook = make_hook()
+    hook.mass_update("Leads", {"City": "Oslo"}, [SEED_IDS[0]])  # token 1 works
+    emulator.expire_tokens()  # token 1 expires: this call is refused and asks for a newer one
+    real = hook._tokens().get
+
+    def get(rejected=None):
+        token = real(rejected)
+        if rejected is not None and emulator.counters()["tokens_minted"] == 2:
+            hook._tokens().accepted(token.value)  # token 2 worked for another thread of this task
+            emulator.expire_tokens()
+        return token
+
+    hook._tokens().get = get
+    entries = hook.mass_update("Leads", {"City": "Lyon"}, [SEED_IDS[1]])
+    assert entries[0]["code"] == "SUCCESS"
+    assert [e["status"] for e in crm_log()] == [200, 401, 401, 200]
+    assert emulator.counters()["tokens_minted"] == 3
 
 
 def test_invalid_token_from_a_stale_cache_entry_is_replaced(make_hook, emulator, crm_log):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
-from airflow_crm_provider.operators._outcome import NO_RESULT, NOT_SENT
+from airflow_crm_provider.operators._outcome import NO_RESULT, NOT_SENT, UNCONFIRMED
 from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState, fingerprint
 from airflow_crm_provider.zoho.errors import (
     ErrorClass,
@@ -160,10 +160,15 @@ def test_request_level_error_softened_by_policy_continues():
 
 
 @pytest.mark.parametrize(
-    "error",
-    [ZohoConnectionError("dropped"), ZohoTokenThrottledError("Access Denied"), RuntimeError("bug")],
+    ("error", "code", "says"),
+    [
+        (ZohoConnectionError("dropped"), UNCONFIRMED, "Zoho may have applied it"),  # may have reached Zoho
+        (ZohoConnectionError("refused", maybe_delivered=False), NOT_SENT, "not applied"),
+        (ZohoTokenThrottledError("Access Denied"), NOT_SENT, "not applied"),  # never sent: no token
+        (RuntimeError("bug"), UNCONFIRMED, "Zoho may have applied it"),
+    ],
 )
-def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error):
+def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error, code, says):
     sent = []
 
     def send(chunk):
@@ -178,8 +183,8 @@ def test_transient_or_unexpected_error_stops_keeping_applied_chunks(error):
     assert run.stop_error is error
     assert run.request_error is None
     assert run.entries["1"]["code"] == "SUCCESS"
-    assert run.entries["3"]["code"] == NOT_SENT
-    assert "a task retry re-sends it" in run.entries["3"]["message"]
+    assert run.entries["3"]["code"] == code
+    assert says in run.entries["3"]["message"]
     assert "5" not in run.entries
     assert len(store.rows) == 1  # only the applied chunk is remembered
 

@@ -116,7 +116,7 @@ def test_parse_data_accepts_mappings_and_mapping_text(value, expected):
         ({"No field": 1}, "field API names"),
         ({1: 1}, "field API names"),
         ({"A": 1, "B": 2, "C": 3, "D": 4}, "at most 3"),
-        ({"City": object()}, "JSON-serialisable"),
+        ({"City": object()}, "Zoho takes text, numbers, booleans, lists and lookups only"),
     ],
 )
 def test_parse_data_rejects_bad_data(value, match):

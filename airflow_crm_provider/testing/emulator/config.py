@@ -22,6 +22,7 @@ _KINDS: dict[str, str] = {
     "rate_5xx": "probability",
     "burst_5xx": "count",
     "drop_connections": "count",
+    "lose_replies": "count",
     "job_duration": "seconds",
     "fail_jobs": "bool",
     "mint_limit": "count",
@@ -71,6 +72,8 @@ class EmulatorConfig:
     :param rate_5xx: probability that a CRM request answers 500 INTERNAL_ERROR.
     :param burst_5xx: the next N CRM requests answer 500 INTERNAL_ERROR.
     :param drop_connections: the next N CRM requests get their TCP connection closed, no response.
+    :param lose_replies: the next N admitted CRM requests are carried out (a mass update applied),
+        then their connection is closed instead of answering: a reply lost after Zoho acted.
     :param job_duration: seconds a cvid/territory job takes from SCHEDULED to COMPLETED.
     :param fail_jobs: new jobs end FAILED and change no record.
     :param mint_limit: access tokens one refresh token may mint per ``mint_window``.
@@ -93,6 +96,7 @@ class EmulatorConfig:
     rate_5xx: float = 0.0
     burst_5xx: int = 0
     drop_connections: int = 0
+    lose_replies: int = 0
     job_duration: float = 3.0
     fail_jobs: bool = False
     mint_limit: int = 10

@@ -33,6 +33,9 @@ class TokenSource(Protocol):
         :param rejected: a token value Zoho just refused; a different one is returned or minted.
         """
 
+    def accepted(self, value: str) -> None:
+        """Note that Zoho answered a call made with token ``value`` without refusing the token."""
+
 
 class StaticTokenSource:
     """The connection's fixed ``access_token``: never calls the accounts server."""
@@ -46,6 +49,9 @@ class StaticTokenSource:
             raise ZohoAuthError("the static access_token was rejected and cannot be refreshed")
         return self._token
 
+    def accepted(self, value: str) -> None:
+        """Nothing to learn: the static token is never replaced."""
+
 
 class RefreshTokenSource:
     """
@@ -54,6 +60,11 @@ class RefreshTokenSource:
     Single flight: a caller that needs a token takes the cache's lock, re-reads the cache, and mints
     only if it still holds nothing usable. "Access Denied" (the 10-per-10-minutes mint throttle) is
     waited out with backoff for at most ``max_token_wait`` seconds.
+
+    A refused token is replaced by a newer one (from the cache, or minted), so a token that expired,
+    was evicted (Zoho keeps 15 per refresh token) or was revoked mid-run never fails the task. Only a
+    token this source minted and Zoho refused before accepting a single call with it is a permanent
+    error: the refresh token mints tokens this API does not take (scopes, org, data centre, scheme).
 
     :param settings: the connection.
     :param session: the hook's ``requests`` session.
@@ -83,10 +94,20 @@ class RefreshTokenSource:
         self._sleep = sleep
         self._current: AccessToken | None = None
         self._lock = threading.Lock()
+        #: values this source minted that no call has seen accepted yet (few: one per mint)
+        self._untried: set[str] = set()
 
     def get(self, rejected: str | None = None) -> AccessToken:
         """Return this process's token, else the cached one, else mint one (exactly one caller mints)."""
         with self._lock:
+            if rejected is not None and rejected in self._untried:
+                raise ZohoAuthError(
+                    "Zoho refused an access token minted for this connection before accepting any call "
+                    "made with it: the refresh token's tokens do not work here (check its scopes and org, "
+                    "the data centre and environment, and auth_scheme)",
+                    code="INVALID_TOKEN",
+                    http_status=401,
+                )
             token = self._current
             if token is None or not token.usable(rejected):
                 token = self._cache.load()
@@ -96,9 +117,14 @@ class RefreshTokenSource:
                         if token is None or not token.usable(rejected):
                             token = self._mint()
                             self._cache.store(token)
+                            self._untried.add(token.value)
                 self._on_token(token.value)
                 self._current = token
             return token
+
+    def accepted(self, value: str) -> None:
+        """Note that a call made with ``value`` was answered: a later refusal means it went stale."""
+        self._untried.discard(value)  # atomic, lock-free: the triggerer's event loop calls this
 
     def _mint(self) -> AccessToken:
         start = time.monotonic()
