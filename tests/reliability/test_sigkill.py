@@ -97,11 +97,6 @@ def test_sigkill_while_pushing_records_then_retry(airflow_home, zoho_emulator):
     _check_retry(airflow_home, client, ids, "Pushing", recorded)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 1: the applied chunks are forgotten before the task's success is recorded, "
-    "so a retry after a death at the very end re-sends every chunk",
-)
 def test_sigkill_at_the_very_end_then_retry(airflow_home, zoho_emulator):
     client = zoho_emulator.client
     ids = client.seed("Leads", count=RECORDS)
