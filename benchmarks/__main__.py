@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from benchmarks import import_cost, throughput, tokens
+from benchmarks import client_bound, import_cost, tokens
 
 if __name__ == "__main__":
     import_cost.main()
     tokens.main()
-    throughput.main()
+    client_bound.main()

@@ -1,0 +1,151 @@
+"""
+Client CPU per record, calls per run, ``records`` XCom size and peak memory of an ids-mode run,
+against a server that costs (almost) nothing per call and against the emulator, up to 50,000 ids.
+
+Each run is a fresh process (so its peak RSS is the task's): it starts the server, runs the operator
+once to warm up, then once measured. Client CPU is the process's CPU time (every thread; the server
+is another process) over the records. The *bound* is the time of the fewest possible calls,
+``ceil(N/500)``, at that concurrency with the server's latency and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from benchmarks._support import PushedXComs, print_table
+
+LATENCY = 0.05
+RESULTS = Path(__file__).parent / "results"
+#: (server, ids, calls in flight)
+CASES = [("fake", 10_000, 4), ("fake", 50_000, 10), ("emulator", 10_000, 4), ("emulator", 50_000, 10)]
+
+
+def _start_fake() -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "benchmarks.fake_zoho", "--latency", str(LATENCY)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert server.stdout is not None
+    return server, server.stdout.readline().split(" at ", 1)[1].strip()
+
+
+def measure(server_kind: str, records: int, in_flight: int) -> dict[str, Any]:
+    """Run one case in this process; return its figures."""
+    import requests
+
+    from airflow_crm_provider.testing.process import start_emulator
+
+    ids = [str(738964000010000000 + i) for i in range(records)]
+    if server_kind == "fake":
+        server, url = _start_fake()
+        conn = {
+            "conn_type": "zoho_crm",
+            "login": "1000.BENCH",
+            "password": "bench-secret",
+            "extra": {"refresh_token": "1000.r", "accounts_url": url, "api_url": url, "cache": "memory"},
+        }
+        stop = server.kill
+
+        def count_calls() -> int:
+            return int(requests.get(f"{url}/count", timeout=5).text)
+
+    else:
+        emulator = start_emulator({"latency": LATENCY, "concurrency_limit": 10})
+        ids = emulator.client.seed("Leads", count=records)
+        conn = emulator.with_cache_dir(tempfile.mkdtemp(prefix="zoho-bench-")).connection_dict()
+        stop = emulator.stop
+
+        def count_calls() -> int:
+            return int(emulator.client.counters()["mass_update_posts"])
+
+    os.environ["AIRFLOW_CONN_ZOHO_CRM_DEFAULT"] = json.dumps(conn)
+    import airflow_crm_provider.hooks.zoho_crm  # noqa: F401  (import cost is measured elsewhere)
+    from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
+
+    def run() -> PushedXComs:
+        op = LeadsMassUpdateOperator(
+            task_id="bench", ids=ids, data={"Lead_Status": "Contacted"}, max_concurrency=in_flight
+        )
+        ti = PushedXComs()
+        op.execute(cast("Any", {"ti": ti}))
+        return ti
+
+    try:
+        run()  # warm-up (token, connections, imports)
+        calls_before = count_calls()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cpu, wall = time.process_time(), time.perf_counter()
+        ti = run()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        calls = count_calls() - calls_before
+    finally:
+        stop()
+    xcom = len(json.dumps(ti.pushed["records"]))
+    return {
+        "server": server_kind,
+        "records": records,
+        "in_flight": in_flight,
+        "wall": wall,
+        "bound": math.ceil(math.ceil(records / 500) / in_flight) * LATENCY,
+        "calls": calls,
+        "min_calls": math.ceil(records / 500),
+        "cpu_us": cpu / records * 1e6,
+        "xcom_bytes": xcom / records,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mib": rss_before / 1024,
+    }
+
+
+def main() -> None:
+    """Run every case in a fresh process; print and write the table and the chart."""
+    rows = []
+    for server, records, in_flight in CASES:
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.client_bound", server, str(records), str(in_flight)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parents[1],
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    header = ["server", "ids", "in flight", "wall s", "bound s", "vs bound", "calls", "ceil(N/500)",
+              "client CPU µs/record", "records XCom B/record", "peak RSS MiB"]  # fmt: skip
+    table = [
+        [
+            r["server"], f"{r['records']:,}", r["in_flight"], f"{r['wall']:.2f}", f"{r['bound']:.2f}",
+            f"{r['wall'] / r['bound']:.1f}x", r["calls"], r["min_calls"], f"{r['cpu_us']:.1f}",
+            f"{r['xcom_bytes']:.0f}", f"{r['peak_mib']:.0f}",
+        ]
+        for r in rows
+    ]  # fmt: skip
+    title = f"Ids mode, {LATENCY * 1000:.0f} ms per call: client CPU, calls, XCom size, memory"
+    print_table(title, header, table)
+    RESULTS.mkdir(exist_ok=True)
+    lines = [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table]
+    lines += ["", "Target: 20 µs of client CPU per record (red line in client_cpu.png).", ""]
+    (RESULTS / "client_bound.md").write_text("\n".join(lines))
+    from benchmarks.png import bar_chart
+
+    bar_chart(
+        RESULTS / "client_cpu.png",
+        [f"{'F' if r['server'] == 'fake' else 'E'} {r['records'] // 1000}k x{r['in_flight']}" for r in rows],
+        [r["cpu_us"] for r in rows],
+        [(60, 120, 200) if r["server"] == "fake" else (120, 170, 90) for r in rows],
+        bound=20.0,
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4:
+        os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="zoho-bench-home-"))
+        print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main()

@@ -1,0 +1,68 @@
+"""
+Chaos over 20,000 Leads: latency, 429s, 5xx, dropped connections and token expiries mid-run.
+
+Whatever happens, the ``records`` XCom tells the truth about the store, and no more tokens are
+minted than one plus the number of expiries. With faults the hook can retry through, every record
+is updated.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reliability.helpers import CHAOS_HOOK, Expirer, run_operator
+
+RECORDS = 20_000
+FIELD = "Lead_Status"
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "seed"),
+    [(4, 9_004), pytest.param(10, 9_010, marks=pytest.mark.slow)],
+    ids=["4-in-flight", "10-in-flight"],
+)
+def test_chaos_every_record_right(zoho_crm_conn, zoho_emulator, knobs, in_flight, seed):
+    client = zoho_emulator.client
+    ids = client.seed("Leads", count=RECORDS)
+    before = {i: r.get(FIELD) for i, r in client.records("Leads").items()}
+    value = f"Chaos {seed}"
+    chaos = {
+        "seed": seed,
+        "latency": 0.01,
+        "latency_jitter": 0.04,
+        "rate_429": 0.04,
+        "rate_5xx": 0.04,
+        "drop_connections": 2,
+        "concurrency_limit": 10,
+    }
+    expire_at = [6, 16, 26]  # three expiries, each with a dropped connection: ~10% of ~50 requests fail
+    knobs.update(chaos, in_flight=in_flight, records=RECORDS, expire_at_posts=expire_at, hook=CHAOS_HOOK)
+    client.configure(**chaos)
+    expirer = Expirer(client, expire_at, also={"drop_connections": 1})
+    expirer.start()
+    try:
+        end = run_operator(ids=ids, data={FIELD: value}, max_concurrency=in_flight, hook_params=CHAOS_HOOK)
+    finally:
+        expirer.stop.set()
+        expirer.join()
+    counters = client.counters()
+    knobs.update(outcome=end.state, error=str(end.error), counters=counters, expiries=expirer.done)
+
+    after = client.records("Leads")
+    records = end.records
+    assert [r["id"] for r in records] == ids  # one record per id, input order
+    for record in records:
+        stored = after[record["id"]].get(FIELD)
+        if record["outcome"] == "updated":
+            assert stored == value, record
+        else:
+            assert stored == before[record["id"]], record  # reported not updated: untouched
+    assert counters["tokens_minted"] <= 1 + expirer.done
+    assert counters["answered_429"] + counters["answered_5xx"] + counters["dropped_connections"] > 0
+    if end.state != "success" and "INVALID_TOKEN" in str(end.error):
+        # still seen after b7d8d15: a token minted between two expiries, rejected before any call
+        # succeeded with it, is taken as permanently unusable although a newer one can be minted
+        pytest.xfail(f"issue 9 item 2: a token rejection under chaos failed the task for good: {end.error}")
+    assert end.state == "success", end.error
+    assert end.summary["updated"] == RECORDS
+    assert sum(1 for r in after.values() if r.get(FIELD) == value) == RECORDS
