@@ -288,9 +288,22 @@ def api_call(
             headers=request_headers(settings, token),
             resendable=resendable,
         )
+        answered: list[bool] = []  # an attempt got a reply that did not refuse the token (a 500, say)
+
+        def interpret(reply: Reply, answered: list[bool] = answered) -> T:
+            try:
+                return parse(check_reply(reply), reply.status)
+            except TokenRejected:
+                raise
+            except ZohoCRMError:
+                answered.append(True)
+                raise
+
         try:
-            result = yield from retrying(retries, send, lambda reply: parse(check_reply(reply), reply.status))
+            result = yield from retrying(retries, send, interpret)
         except TokenRejected as exc:
+            if answered:  # the token worked before it went stale (expired, evicted) mid-call
+                yield TokenAccepted(token.value)
             if settings.static_token:
                 raise ZohoAuthError(
                     f"Zoho rejected the static access_token of connection {settings.conn_id!r} "

@@ -79,6 +79,9 @@ def parse_error_policy(policy: dict[str, str] | None) -> dict[str, ErrorClass]:
     if not isinstance(policy, dict):
         raise ValueError(f"error_policy must be a mapping of Zoho code to class, got {type(policy).__name__}")
     allowed = {c.value for c in ErrorClass}
+    codes = [k for k in policy if not (isinstance(k, str) and k.strip() and k.replace("_", "").isalnum())]
+    if codes:
+        raise ValueError(f"error_policy keys must be Zoho codes such as 'NOT_APPROVED', got {codes!r}")
     bad = {k: v for k, v in policy.items() if str(v).lower() not in allowed}
     if bad:
         raise ValueError(f"error_policy has unknown classes {bad!r}; use one of {sorted(allowed)}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
 
 from tests.reliability.helpers import run_operator
@@ -12,11 +11,6 @@ from tests.reliability.helpers import run_operator
 OK = "738964000002131001"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 2 (design question): since b7d8d15 a minted token rejected before any call "
-    "succeeded with it fails the task for good, though a newer token could be minted",
-)
 def test_second_token_expiry_during_a_replay_refreshes_again(zoho_crm_conn, zoho_emulator, monkeypatch):
     client = zoho_emulator.client
     real_send = requests.Session.send
