@@ -80,8 +80,8 @@ def test_daily_pipeline_on_postgres_metadata_and_staging(
 
     with psycopg2.connect(**{**SERVER, "dbname": postgres_db}) as db, db.cursor() as cur:
         cur.execute(
-            "SELECT key, value FROM xcom WHERE dag_id = %s AND task_id = %s",
-            ("leads_mass_update_daily", "update_leads"),
+            "SELECT key, value FROM xcom WHERE dag_id = %s AND task_id = %s AND key IN %s",
+            ("leads_mass_update_daily", "update_leads", ("return_value", "records")),
         )
         pushed = {
             key: value if not isinstance(value, str) else json.loads(value) for key, value in cur.fetchall()

@@ -48,15 +48,17 @@ class KillableMassUpdate(LeadsMassUpdateOperator):
     def execute(self, context: Any) -> Any:
         first_try = context["ti"].try_number == 1
         if self.kill_at == "records_push" and first_try:
-            ti = context["ti"]
-            real_push = ti.xcom_push
+            # RuntimeTaskInstance is a pydantic model (no attribute can be set on it): patch its class,
+            # in this child process only
+            runtime_ti = type(context["ti"])
+            real_push = runtime_ti.xcom_push
 
-            def push(key: str, value: Any, **kwargs: Any) -> None:
+            def push(self: Any, key: str, value: Any, **kwargs: Any) -> None:
                 if key == "records":
                     os.kill(os.getpid(), signal.SIGKILL)
-                real_push(key, value, **kwargs)
+                real_push(self, key, value, **kwargs)
 
-            ti.xcom_push = push
+            runtime_ti.xcom_push = push
         result = super().execute(context)
         if self.kill_at == "after_execute" and first_try:
             os.kill(os.getpid(), signal.SIGKILL)

@@ -108,7 +108,7 @@ class RefreshTokenSource:
                 if rejected in self._untried:
                     self._untried.discard(rejected)
                     self._refused_untried += 1
-                if self._refused_untried > 1:  # a newer token was tried, and it did no better
+                if self._refused_untried > 2:  # newer tokens were tried, and they did no better
                     raise self._never_works(cause)
             token = self._current
             if token is None or not token.usable(rejected):
@@ -132,7 +132,7 @@ class RefreshTokenSource:
     def _never_works(self, cause: ZohoCRMError | None) -> ZohoAuthError:
         said = f"{cause.code}: {cause.message}" if cause is not None else "INVALID_TOKEN"
         return ZohoAuthError(
-            f"Zoho refused two access tokens in a row, each freshly minted for this connection, before "
+            f"Zoho refused three access tokens in a row, each freshly minted for this connection, before "
             f"accepting any call made with them ({said}): the refresh token's tokens do not work here "
             "(check its scopes and org, the data centre and environment, and auth_scheme)",
             code=cause.code if cause is not None else "INVALID_TOKEN",
