@@ -88,7 +88,8 @@ def test_the_store_holds_what_each_dag_wrote(compose_stack: StackRun) -> None:
         assert skipped < targets, dag_id
         wrong = sorted(i for i in targets - skipped if records[i].get(field) != value)
         assert wrong == [], f"{dag_id}: {len(wrong)} lead(s) without {field}={value!r}"
-        assert all(records[i].get(field) != value for i in skipped), dag_id
+        # (The skipped ones may hold the value from before: that they were left alone is proven by
+        # the emulator's change count in test_no_chunk_was_applied_twice.)
     codes = Counter(code for _dag, _lead, _outcome, code in compose_stack.issues)
     assert set(codes) <= {"NOT_APPROVED", "RECORD_LOCKED"}, codes
     [job] = compose_stack.jobs  # job mode: every lead of the custom view rated Hot
