@@ -264,7 +264,10 @@ def api_call(
     resendable: bool = True,
 ) -> Plan[T]:
     """
-    Plan one CRM API call: token, retries of transient failures, one refresh-and-replay.
+    Plan one CRM API call: token, retries of transient failures, a newer token when one is refused.
+
+    At most :data:`MAX_TOKEN_REPLAYS` replays with newer tokens; the token source decides when a
+    refusal is permanent (see :class:`~airflow_crm_provider.zoho.auth.RefreshTokenSource`).
 
     :param settings: the connection.
     :param retries: how often and how long to retry.
@@ -301,9 +304,11 @@ def api_call(
 
         try:
             result = yield from retrying(retries, send, interpret)
-        except TokenRejected as exc:
-            if answered:  # the token worked before it went stale (expired, evicted) mid-call
+        except ZohoCRMError as exc:
+            if answered:  # Zoho answered with this token: it works, or worked before going stale
                 yield TokenAccepted(token.value)
+            if not isinstance(exc, TokenRejected):
+                raise
             if settings.static_token:
                 raise ZohoAuthError(
                     f"Zoho rejected the static access_token of connection {settings.conn_id!r} "
@@ -313,14 +318,10 @@ def api_call(
                     details=exc.details,
                     http_status=exc.http_status,
                 ) from None
-            # the token source decides: a newer token (cached or minted) or, if the one just refused
-            # was minted for this connection and never worked, a permanent ZohoAuthError
+            # the token source decides: a newer token (cached or minted) or, if fresh tokens keep
+            # being refused before any call worked with them, a permanent ZohoAuthError
             rejected, cause = token.value, exc
             continue
-        except ZohoCRMError as exc:
-            if exc.http_status is not None:  # Zoho answered: it refused the request, not the token
-                yield TokenAccepted(token.value)
-            raise
         yield TokenAccepted(token.value)
         return result
     raise ZohoTransientError(
