@@ -29,7 +29,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Zoho CRM", "python-modules": ["airflow_crm_provider.hooks.zoho_crm"]}
         ],
         "operators": [
-            {"integration-name": "Zoho CRM", "python-modules": ["airflow_crm_provider.operators.mass_update"]}
+            {
+                "integration-name": "Zoho CRM",
+                "python-modules": [
+                    "airflow_crm_provider.operators.mass_update",
+                    "airflow_crm_provider.operators.revert",
+                ],
+            }
         ],
         "triggers": [
             {"integration-name": "Zoho CRM", "python-modules": ["airflow_crm_provider.triggers.mass_update"]}

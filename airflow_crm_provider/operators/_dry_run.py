@@ -9,7 +9,6 @@ unless reading fails. The runner returns a :class:`~airflow_crm_provider.operato
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators._outcome import (
@@ -20,6 +19,7 @@ from airflow_crm_provider.operators._outcome import (
     Summary,
     summarize,
 )
+from airflow_crm_provider.operators._values import holds
 from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 
 if TYPE_CHECKING:
@@ -38,50 +38,8 @@ class DryRunSummary(Summary):
     """The dry-run summary: the common keys (all zero but ``requested``) plus the dry-run counts."""
 
     would_update: int
-    unchanged: int
     not_found: int
     note: str
-
-
-def _same(current: Any, new: Any, over_write: bool) -> bool:
-    """
-    Tell whether a field already holds what the mass update would set.
-
-    Lists are multi-select picklists: with ``over_write`` the sets must match, else (append) every new
-    value must already be there. A numeric field compares as numbers (``1000.0`` holds ``"1000"``), a
-    text field compares as text; booleans equal booleans only.
-
-    :param current: the record's value.
-    :param new: the value the mass update sets.
-    :param over_write: replace (``True``) or append to (``False``) multi-select values.
-    """
-    if isinstance(new, list):
-        have = current if isinstance(current, list) else ([] if current is None else [current])
-        have_keys = {_key(v) for v in have}
-        new_keys = {_key(v) for v in new}
-        return have_keys == new_keys if over_write else new_keys <= have_keys
-    if isinstance(current, bool) or isinstance(new, bool):
-        return type(current) is type(new) and current == new  # True is not 1
-    if isinstance(current, (int, float)) and isinstance(new, (int, float, str)):
-        # a numeric field: Zoho reads the new value as a number (1000.0 holds "1000", 1000)
-        number = _number(current)
-        return number is not None and number == _number(new)
-    if isinstance(current, str) and isinstance(new, (int, float)):
-        return current == str(new)  # a text field stores the number's text
-    return bool(current == new)
-
-
-def _number(value: float | str) -> Decimal | None:
-    """Return a number (or numeric text) as an exact decimal, or ``None`` if it is not one."""
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _key(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
 
 
 def read_back(
@@ -97,15 +55,15 @@ def read_back(
     """
     fields = list(data)
 
-    def holds(ids: list[str]) -> dict[str, bool]:
+    def check(ids: list[str]) -> dict[str, bool]:
         found = hook.get_records(module, ids, fields)
         return {
             i: i in found
-            and all(_same(found[i].get(name), value, over_write) for name, value in data.items())
+            and all(holds(found[i].get(name), value, over_write) for name, value in data.items())
             for i in ids
         }
 
-    return holds
+    return check
 
 
 def dry_run_record(
@@ -129,7 +87,7 @@ def dry_run_record(
             "outcome": "not_found",
         }
     current = {name: record.get(name) for name in data}
-    changed = [name for name, value in data.items() if not _same(current[name], value, over_write)]
+    changed = [name for name, value in data.items() if not holds(current[name], value, over_write)]
     if changed:
         return {
             "id": record_id,

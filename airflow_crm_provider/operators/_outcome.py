@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = Literal["success", "skipped", "failed"]
-Mode = Literal["ids", "job", "dry_run"]
+Mode = Literal["ids", "job", "dry_run", "revert"]
 
 #: Zoho's code for a record that was updated.
 SUCCESS = "SUCCESS"
@@ -35,6 +35,10 @@ NOT_SENT = "NOT_SENT"
 NO_RESULT = "NO_RESULT"
 #: Our code for an id that was sent but whose reply was lost: Zoho may or may not have applied it.
 UNCONFIRMED = "UNCONFIRMED"
+#: Our code for a record that already held the value(s) to set, so it was not sent.
+UNCHANGED = "UNCHANGED"
+#: Our codes that are not Zoho's answer to a write (never re-sent within the task).
+OWN_CODES = frozenset({SUCCESS, NOT_SENT, NO_RESULT, UNCONFIRMED, UNCHANGED})
 
 #: Record outcome of each error class once in-task retries are used up ("retry" ends as soft).
 _RECORD_OUTCOME: dict[ErrorClass, str] = {
@@ -68,10 +72,20 @@ class Summary(TypedDict):
     skipped: int
     failed: int
     ignored: int
+    unchanged: int
     by_code: dict[str, int]
     outcome: str
     job_id: str | None
     reason: str
+    snapshot: SnapshotInfo | None
+
+
+class SnapshotInfo(TypedDict):
+    """What the ``snapshot`` XCom is a snapshot of: what a revert needs besides the prior values."""
+
+    records: int
+    data: dict[str, Any]
+    over_write: bool
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,7 @@ class RunResult:
     :param decision: how the task ends.
     :param retryable: a transient error that stopped the run; re-raised so Airflow ``retries`` apply.
     :param final: whether the outcome is final, so the task's saved state can be forgotten.
+    :param snapshot: the ``snapshot`` XCom (``{id: {field: prior value}}``), if one was taken.
     """
 
     summary: Summary
@@ -119,6 +134,7 @@ class RunResult:
     decision: Decision
     retryable: BaseException | None = None
     final: bool = True
+    snapshot: dict[str, dict[str, Any]] | None = None
 
 
 def error_class(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> ErrorClass:
@@ -150,10 +166,7 @@ def is_resendable(code: str, overrides: Mapping[str, ErrorClass] | None = None) 
     :param code: the record's code.
     :param overrides: the user's per-code classes.
     """
-    return (
-        code not in (SUCCESS, NOT_SENT, NO_RESULT, UNCONFIRMED)
-        and error_class(code, overrides) is ErrorClass.RETRY
-    )
+    return code not in OWN_CODES and error_class(code, overrides) is ErrorClass.RETRY
 
 
 def record_outcome(code: str | None, overrides: Mapping[str, ErrorClass] | None = None) -> str:
@@ -163,8 +176,11 @@ def record_outcome(code: str | None, overrides: Mapping[str, ErrorClass] | None 
     :param code: Zoho's ``code`` for the record (``SUCCESS`` means updated).
     :param overrides: the user's per-code classes.
     """
-    if (code or "").upper() == SUCCESS:
+    key = (code or "").upper()
+    if key == SUCCESS:
         return "updated"
+    if key == UNCHANGED:
+        return "unchanged"
     return _RECORD_OUTCOME[error_class(code, overrides)]
 
 
@@ -273,10 +289,12 @@ def summarize(
         "skipped": outcomes["skipped"],
         "failed": outcomes["failed"],
         "ignored": outcomes["ignored"],
+        "unchanged": outcomes["unchanged"],
         "by_code": dict(codes.most_common()),
         "outcome": "success",
         "job_id": job_id,
         "reason": "",
+        "snapshot": None,
     }
 
 
@@ -285,8 +303,10 @@ def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | Non
     Decide the task outcome from the counts, per the design brief's task-outcome rules.
 
     Failed if a request-level fail happened or failed records exceed ``max_failed_records``; else
-    skipped if nothing was updated or the skipped share (of records not ignored) exceeds
-    ``max_skipped_ratio`` (failed instead with ``soft_fail=False``); else success.
+    skipped if nothing was updated or the skipped share (of records neither ignored nor unchanged)
+    exceeds ``max_skipped_ratio`` (failed instead with ``soft_fail=False``); else success. Records
+    that already held the values (``unchanged``) count as neither updated nor skipped: a run where
+    every record was unchanged succeeds without a write.
 
     :param summary: counts from :func:`summarize`.
     :param thresholds: the user's thresholds.
@@ -300,8 +320,11 @@ def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | Non
             "failed",
             f"{failed} record(s) failed, more than max_failed_records={thresholds.max_failed_records}",
         )
-    considered = summary["requested"] - summary["ignored"]
+    unchanged = summary["unchanged"]
+    considered = summary["requested"] - summary["ignored"] - unchanged
     ratio = skipped / considered if considered else 0.0
+    if updated == 0 and considered == 0 and unchanged:
+        return Decision("success", f"nothing to change: {unchanged} record(s) already held the value(s)")
     if updated == 0:
         reason = f"no record was updated ({skipped} skipped, {summary['ignored']} ignored)"
     elif ratio > thresholds.max_skipped_ratio:
@@ -310,7 +333,8 @@ def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | Non
             f"more than max_skipped_ratio={thresholds.max_skipped_ratio:g}"
         )
     else:
-        return Decision("success", f"{updated} record(s) updated")
+        tail = f", {unchanged} unchanged" if unchanged else ""
+        return Decision("success", f"{updated} record(s) updated{tail}")
     if thresholds.soft_fail:
         return Decision("skipped", reason)
     return Decision("failed", f"{reason}, and soft_fail=False")
@@ -327,7 +351,8 @@ def format_report(summary: Summary, records: Sequence[RecordResult], *, limit: i
     lines = [
         f"Zoho CRM mass update of {summary['module']} ({summary['mode']}): {summary['requested']} requested, "
         f"{summary['updated']} updated, {summary['skipped']} skipped, {summary['failed']} failed, "
-        f"{summary['ignored']} ignored",
+        f"{summary['ignored']} ignored"
+        + (f", {summary['unchanged']} unchanged" if summary["unchanged"] else ""),
     ]
     if summary["by_code"]:
         width = max(len(code) for code in summary["by_code"])

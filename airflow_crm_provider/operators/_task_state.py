@@ -157,6 +157,50 @@ class ChunkLedger:
         self._state.set(self._key(round_no, ids), {"entries": [_pack(e) for e in entries]})
 
 
+class PriorLedger:
+    """
+    Target-field values read before a run wrote (``skip_unchanged``, ``snapshot``, revert), by piece.
+
+    Kept before the first write, so a retry reuses the first try's reading: the values from before
+    the run, not what the run itself wrote.
+
+    :param state: the task's state.
+    :param run_key: :func:`fingerprint` of what the run writes.
+    """
+
+    def __init__(self, state: TaskState, run_key: str) -> None:
+        self._state = state
+        self._run_key = run_key
+
+    def _key(self, ids: Sequence[str]) -> str:
+        return f"{KEY_PREFIX}.{self._run_key}.prior.{fingerprint(*ids)}"
+
+    def get(self, ids: Sequence[str]) -> dict[str, dict[str, Any] | None] | None:
+        """
+        Return ``{id: fields or None (not found)}`` for this piece if an earlier try read it, else ``None``.
+
+        :param ids: the piece's ids, in order.
+        """
+        stored = self._state.get(self._key(ids))
+        if not isinstance(stored, dict) or stored.get("ids") != list(ids):
+            return None
+        values = stored.get("values")
+        if not isinstance(values, list) or len(values) != len(ids):
+            return None
+        if not all(v is None or isinstance(v, dict) for v in values):
+            return None
+        return dict(zip(ids, values, strict=True))
+
+    def put(self, ids: Sequence[str], found: dict[str, dict[str, Any] | None]) -> bool:
+        """
+        Keep what reading this piece found; return whether it survives into a retry.
+
+        :param ids: the piece's ids, in order.
+        :param found: id -> the record's target fields, or ``None`` if Zoho has no such record.
+        """
+        return self._state.set(self._key(ids), {"ids": list(ids), "values": [found.get(i) for i in ids]})
+
+
 class JobTracker:
     """
     The job id an earlier try scheduled (job mode), for the same target only.

@@ -1,20 +1,18 @@
 """
 Operators that set one field to one value on many Zoho CRM records, reporting every record.
 
-This module is the only code that touches the task context: it renders and validates the inputs,
-hands them to a runner (ids mode, job mode, dry run) that knows nothing of Airflow, then pushes the
-:class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back to XCom and ends the task.
+It renders and validates the inputs, hands them to a runner (ids mode, job mode, dry run) that knows
+nothing of Airflow, then concludes (:class:`~airflow_crm_provider.operators._base.ZohoCRMBaseOperator`)
+with the :class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
+from airflow_crm_provider.operators._base import ZohoCRMBaseOperator
 from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
 from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
 from airflow_crm_provider.operators._inputs import (
@@ -36,24 +34,16 @@ from airflow_crm_provider.operators._outcome import (
     Mode,
     RunResult,
     Summary,
-    build_records,
-    format_report,
     summarize,
 )
-from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, TaskState, fingerprint
-from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
-from airflow_crm_provider.version_compat import (
-    AIRFLOW_V_3_3_PLUS,
-    AirflowFailException,
-    AirflowSkipException,
-    conf,
-)
+from airflow_crm_provider.operators._prior import read_failure, read_prior, unchanged_entry
+from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, PriorLedger, fingerprint
+from airflow_crm_provider.version_compat import conf
 from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
@@ -67,7 +57,7 @@ log = logging.getLogger(__name__)
 DEFAULT_JOB_TIMEOUT = timedelta(hours=6)
 
 
-class ZohoCRMMassUpdateOperator(BaseOperator):
+class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
     """
     Set the same field value(s) on many records of a Zoho CRM module and report every record.
 
@@ -115,12 +105,18 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         runs). When it passes the task fails and the job keeps running in Zoho CRM.
     :param dry_run: read the records and report what would change; nothing is written (ids mode).
         Kept as ``is_dry_run`` (``BaseOperator.dry_run()`` is a method).
+    :param skip_unchanged: read the target fields first and send only the records whose values differ
+        (ids mode); the others get outcome ``unchanged`` (code ``UNCHANGED``), which counts as neither
+        updated nor skipped. Costs one read call per 100 ids, saves a write per 500 and Zoho's
+        workflows on records that already held the values.
+    :param snapshot: read and keep the target fields' prior values of every record about to be
+        written, before the first write (ids mode), and push them under the XCom key ``snapshot``
+        (``{id: {field: prior value}}``) for
+        :class:`~airflow_crm_provider.operators.revert.ZohoCRMRevertMassUpdateOperator`.
     """
 
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
     template_fields_renderers = {"data": "json", "ids": "py"}
-    ui_color = "#e42527"
-    operator_extra_links = (ZohoCRMLink(),)
 
     def __init__(
         self,
@@ -146,14 +142,15 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: timedelta | float | None = DEFAULT_JOB_TIMEOUT,
         dry_run: bool = False,
+        skip_unchanged: bool = False,
+        snapshot: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(zoho_conn_id=zoho_conn_id, hook_params=hook_params, **kwargs)
         self.module = module
         self.data = data
         self.ids = ids
         self.over_write = over_write
-        self.zoho_conn_id = zoho_conn_id
         self.batch_size = batch_size
         self.max_concurrency = max_concurrency
         self.error_policy = error_policy
@@ -162,7 +159,6 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         self.soft_fail = soft_fail
         self.locked_retries = locked_retries
         self.locked_retry_delay = locked_retry_delay
-        self.hook_params = hook_params or {}
         self.cvid = cvid
         self.territory_id = territory_id
         self.include_child = include_child
@@ -171,13 +167,8 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         self.timeout = timeout
         # ``BaseOperator.dry_run()`` is a method (render templates only): keep the flag apart from it
         self.is_dry_run = dry_run
-
-    @cached_property
-    def hook(self) -> ZohoCRMHook:
-        """The Zoho CRM hook (imported here, so parsing a DAG file stays cheap)."""
-        from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-
-        return ZohoCRMHook(zoho_conn_id=self.zoho_conn_id, **self.hook_params)
+        self.skip_unchanged = skip_unchanged
+        self.snapshot = snapshot
 
     def _inputs(self) -> CheckedInputs:
         """Validate the rendered arguments (raises :class:`InputError`)."""
@@ -201,6 +192,12 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             return "job"
         return "dry_run" if self.is_dry_run else "ids"
 
+    def _module_name(self) -> str:
+        return str(self.module)
+
+    def _requested_ids(self) -> list[str]:
+        return requested_ids(self.ids)
+
     def _view_target(self) -> ViewTarget | None:
         """Return the custom view of job mode, or ``None`` in ids mode (raises :class:`InputError`)."""
         view = check_view_target(
@@ -219,6 +216,11 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         try:
             view = self._view_target()
             inputs = self._inputs()
+            if view is not None and (self.skip_unchanged or self.snapshot):
+                raise InputError(
+                    "skip_unchanged and snapshot need ids: a custom view job updates records that Zoho "
+                    "selects, which cannot be read first"
+                )
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         if view is not None:
@@ -234,8 +236,10 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             return self._conclude(
                 context, RunResult(summarize(inputs.module, self._mode(), []), [], decision)
             )
-        hook = self._connected_hook(context, inputs.ids)
+        hook = self._connected_hook(context, inputs.module, inputs.ids)
         if self.is_dry_run:
+            if self.snapshot:
+                self.log.warning("snapshot=True takes no snapshot in a dry run: nothing is written")
             result = run_dry_run(
                 hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
             )
@@ -263,7 +267,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             settings = self._job_settings(inputs, view)
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
-        hook = self._connected_hook(context, [])
+        hook = self._connected_hook(context, inputs.module, [], self.cvid)
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
@@ -298,57 +302,30 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         JobTracker(state, settings.fingerprint())  # owns the job's key, so a final outcome forgets it
         return self._conclude(context, complete_job(settings, event, resumable=state.enabled), state)
 
-    def _task_state(self, context: Context, without: str) -> TaskState:
-        """Return this task instance's state across tries, saying what a retry does without one."""
-        state = TaskState(context.get("task_state_store"))
-        if not state.enabled:
-            where = "is not in the context" if AIRFLOW_V_3_3_PLUS else "does not exist before Airflow 3.3"
-            self.log.warning("task_state_store %s: %s", where, without)
-        return state
-
-    def _connected_hook(self, context: Context, ids: list[str]) -> ZohoCRMHook:
-        """Return the hook with its connection resolved, or end the task (still pushing XComs)."""
-        try:
-            hook = self.hook
-            hook.get_conn()  # resolve the connection once, here, before calls fan out to threads
-        except Exception as err:
-            # bad settings fail the task; anything else (e.g. a connection not found yet) is retryable
-            reason = f"connection {self.zoho_conn_id!r} is not usable: {err}"
-            final = isinstance(err, (ValueError, TypeError))
-            self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
-            raise  # not reached: a refusal always ends the task
-        save_link_target(context["ti"], hook, str(self.module), ids, self.cvid)
-        return hook
-
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
-        """
-        Return the OpenLineage output (the module, with the run's counts), from the task's XComs.
-
-        :param task_instance: the finished task instance.
-        """
-        from airflow_crm_provider.operators._lineage import lineage_on_complete
-
-        return lineage_on_complete(task_instance)
-
-    def _refusal(
-        self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None
-    ) -> RunResult:
-        """Return a run that ended as failed before any mass update call (every id still gets a record)."""
-        if ids is None:
-            ids = requested_ids(self.ids)
-        records = build_records(ids, {}, missing_message=f"not sent: {reason}")
-        summary = summarize(str(self.module), self._mode(), records)
-        return RunResult(summary, records, Decision("failed", reason), retryable=retryable, final=False)
-
     def _run_ids(self, context: Context, hook: ZohoCRMHook, inputs: CheckedInputs) -> Summary:
-        """Send the ids in chunks, then conclude (ids mode)."""
+        """Read first if asked (``skip_unchanged``, ``snapshot``), send the ids in chunks, then conclude."""
         module, data, ids, sending = inputs.module, inputs.data, inputs.ids, inputs.sending
         over_write = bool(self.over_write)
         state = self._task_state(context, "a retry of this task re-sends every id")
-        ledger = ChunkLedger(state, fingerprint(module, data, over_write))
+        run_key = fingerprint(module, data, over_write)
+        to_send, unchanged, snapshot = ids, [], None
+        if self.skip_unchanged or self.snapshot:
+            fields = list(data)
+            try:
+                prior = read_prior(hook, module, ids, fields, PriorLedger(state, run_key))
+            except Exception as err:  # nothing was written: every id is NOT_SENT
+                reason, retryable = read_failure(err)
+                return self._conclude(context, self._refusal(reason, ids, retryable=retryable))
+            if self.skip_unchanged:
+                unchanged = prior.unchanged(ids, data, over_write)
+                skip = set(unchanged)
+                to_send = [i for i in ids if i not in skip]
+                self.log.info("%d record(s) already hold the value(s) and are not sent", len(unchanged))
+            if self.snapshot:
+                snapshot = prior.snapshot(to_send)
         self.log.info(
             "Mass update of %d %s record(s), fields %s: chunks of up to %d ids, %d call(s) at a time",
-            len(ids),
+            len(to_send),
             module,
             sorted(data),
             sending.batch_size,
@@ -359,59 +336,18 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
 
         check = read_back(hook, module=module, data=data, over_write=over_write)
-        run = run_ids_mode(send, ids, sending, ledger, inputs.overrides, read_back=check)
+        run = run_ids_mode(
+            send, to_send, sending, ChunkLedger(state, run_key), inputs.overrides, read_back=check
+        )
         self.log.info(
             "%d mass update call(s) made; %d id(s) resumed from earlier tries", run.calls, run.resumed
         )
-        return self._conclude(
-            context, ids_result(module, ids, run, inputs.thresholds, inputs.overrides), state
-        )
-
-    def _conclude(self, context: Context, result: RunResult, state: TaskState | None = None) -> Summary:
-        """
-        Log the report, push both XComs, forget the saved state if final, then end the task.
-
-        The summary (``return_value``) and ``records`` are pushed before any exception is raised, so
-        ``all_done`` downstream tasks and callbacks can read them whichever way the task ends.
-
-        :param context: the task context (its ``ti`` pushes the XComs).
-        :param result: what the runner returned.
-        :param state: the task's saved state, forgotten once the outcome is final and pushed.
-        :return: the summary, on success (Airflow pushes it as ``return_value``).
-        :raises AirflowFailException: the decision is ``failed`` (no Airflow retries).
-        :raises AirflowSkipException: the decision is ``skipped``.
-        """
-        summary, records, decision, retryable = (
-            result.summary,
-            result.records,
-            result.decision,
-            result.retryable,
-        )
-        outcome = "failed" if retryable is not None else decision.outcome
-        summary["outcome"] = outcome
-        summary["reason"] = str(retryable) if retryable is not None else decision.reason
-        if retryable is None and outcome != "success":
-            # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
-            log.warning("Zoho CRM mass update of %s %s: %s", summary["module"], outcome, decision.reason)
-        log.info("%s", format_report(summary, records))
-        if self.do_xcom_push:
-            context["ti"].xcom_push(key="records", value=list(records))
-            if outcome != "success":
-                context["ti"].xcom_push(key="return_value", value=summary)
-        if state is not None and result.final:
-            state.clear()  # only now: the outcome is recorded, so a crash before this resumes the run
-        module = summary["module"]
-        if retryable is not None:
-            self.log.error(
-                "Zoho CRM mass update stopped by a transient error; Airflow retries apply: %s", retryable
-            )
-            raise retryable
-        if outcome == "failed":
-            raise AirflowFailException(f"Zoho CRM mass update of {module} failed: {decision.reason}")
-        if outcome == "skipped":
-            raise AirflowSkipException(f"Zoho CRM mass update of {module} skipped: {decision.reason}")
-        log.info("Zoho CRM mass update of %s succeeded: %s", module, decision.reason)
-        return summary
+        run.entries.update((i, unchanged_entry(i)) for i in unchanged)
+        result = ids_result(module, ids, run, inputs.thresholds, inputs.overrides)
+        if snapshot is not None:
+            result.snapshot = snapshot
+            result.summary["snapshot"] = {"records": len(snapshot), "data": data, "over_write": over_write}
+        return self._conclude(context, result, state)
 
 
 class LeadsMassUpdateOperator(ZohoCRMMassUpdateOperator):

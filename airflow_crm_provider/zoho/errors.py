@@ -43,6 +43,8 @@ DEFAULT_ERROR_CLASSES: dict[str, ErrorClass] = {
     "CANNOT_PROCESS": ErrorClass.SOFT,
     "NO_RECORDS_FOUND": ErrorClass.SOFT,
     "ALREADY_SCHEDULED": ErrorClass.SOFT,
+    # ours: a revert leaves alone a record someone changed after the run it undoes
+    "CHANGED_SINCE": ErrorClass.SOFT,
     # retry: transient; re-sent with backoff inside the task
     "RECORD_LOCKED": ErrorClass.RETRY,
     "TOO_MANY_REQUESTS": ErrorClass.RETRY,

@@ -84,7 +84,11 @@ def load_dags(airflow_db, zoho_crm_conn, staging):
         dags = {dag.dag_id: dag for dag in vars(module).values() if type(dag).__name__ == "DAG"}
         for dag in dags.values():
             for task in dag.tasks:
-                if task.task_type in {"LeadsMassUpdateOperator", "FormMassUpdate"}:
+                if task.task_type in {
+                    "LeadsMassUpdateOperator",
+                    "FormMassUpdate",
+                    "LeadsRevertMassUpdateOperator",
+                }:
                     _fast(task)
         return dags
 

@@ -30,18 +30,24 @@ class FakeTaskStateStore:
 
 
 class FakeTI:
-    """Records ``xcom_push`` calls like ``RuntimeTaskInstance``."""
+    """Records ``xcom_push`` calls like ``RuntimeTaskInstance``; pulls what ``upstream`` tasks pushed."""
 
-    def __init__(self):
+    def __init__(self, upstream=None):
         self.pushed = {}
+        self.upstream = upstream or {}  # task id -> {key: value}
+        self.pulls = []
 
     def xcom_push(self, key, value):
         json.dumps(value)  # XComs must be JSON-serialisable on Airflow 3
         self.pushed[key] = copy.deepcopy(value)
 
+    def xcom_pull(self, task_ids=None, key="return_value", map_indexes=None):
+        self.pulls.append((task_ids, key, map_indexes))
+        return copy.deepcopy(self.upstream.get(task_ids, {}).get(key))
 
-def make_context(store=None):
-    context = {"ti": FakeTI()}
+
+def make_context(store=None, upstream=None):
+    context = {"ti": FakeTI(upstream)}
     if store is not None:
         context["task_state_store"] = store
     return context

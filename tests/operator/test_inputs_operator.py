@@ -116,10 +116,12 @@ def test_empty_ids_skip_without_requests(zoho_crm_conn, emulator, ids):
         "skipped": 0,
         "failed": 0,
         "ignored": 0,
+        "unchanged": 0,
         "by_code": {},
         "outcome": "skipped",
         "job_id": None,
         "reason": "no record ids to update after rendering `ids`",
+        "snapshot": None,
     }
     assert out.records == []
 

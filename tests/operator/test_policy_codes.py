@@ -157,7 +157,8 @@ def _operator(**kwargs: Any) -> ZohoCRMMassUpdateOperator:
 
 
 def test_every_code_of_the_policy_table_has_a_case() -> None:
-    assert sorted(c.code for c in CASES) == sorted(DEFAULT_ERROR_CLASSES)
+    # CHANGED_SINCE is ours, not Zoho's: the revert operator's tests run it (tests/operator/test_revert.py)
+    assert sorted(c.code for c in CASES) == sorted(set(DEFAULT_ERROR_CLASSES) - {"CHANGED_SINCE"})
 
 
 def _check(case: Case, zoho_emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> None:

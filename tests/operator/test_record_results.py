@@ -85,28 +85,32 @@ def test_summarize_counts():
         "skipped": 1,
         "failed": 1,
         "ignored": 1,
+        "unchanged": 0,
         "by_code": {"SUCCESS": 1, "NOT_APPROVED": 1, "INVALID_DATA": 1, "X": 1},
         "outcome": "success",
         "job_id": None,
         "reason": "",
+        "snapshot": None,
     }
     job = summarize("Leads", "job", [], requested=10, job_id="42")
     assert (job["requested"], job["job_id"], job["mode"]) == (10, "42", "job")
 
 
-def counts(updated=0, skipped=0, failed=0, ignored=0):
+def counts(updated=0, skipped=0, failed=0, ignored=0, unchanged=0):
     return {
         "module": "Leads",
         "mode": "ids",
-        "requested": updated + skipped + failed + ignored,
+        "requested": updated + skipped + failed + ignored + unchanged,
         "updated": updated,
         "skipped": skipped,
         "failed": failed,
         "ignored": ignored,
+        "unchanged": unchanged,
         "by_code": {},
         "outcome": "success",
         "job_id": None,
         "reason": "",
+        "snapshot": None,
     }
 
 
@@ -148,6 +152,32 @@ def counts(updated=0, skipped=0, failed=0, ignored=0):
             Thresholds(soft_fail=False),
             "failed",
             "no record was updated (1 skipped, 0 ignored), and soft_fail=False",
+        ),
+        # unchanged records (skip_unchanged) count as neither updated nor skipped
+        (
+            counts(unchanged=4),
+            Thresholds(),
+            "success",
+            "nothing to change: 4 record(s) already held the value(s)",
+        ),
+        (
+            counts(updated=1, skipped=1, unchanged=8),
+            Thresholds(max_skipped_ratio=0.4),
+            "skipped",
+            "1 of 2 record(s) skipped (50%), more than max_skipped_ratio=0.4",
+        ),
+        (counts(updated=2, unchanged=3), Thresholds(), "success", "2 record(s) updated, 3 unchanged"),
+        (
+            counts(skipped=1, unchanged=3),
+            Thresholds(),
+            "skipped",
+            "no record was updated (1 skipped, 0 ignored)",
+        ),
+        (
+            counts(unchanged=1, failed=1),
+            Thresholds(),
+            "failed",
+            "1 record(s) failed, more than max_failed_records=0",
         ),
         # failure wins over skip
         (

@@ -38,10 +38,12 @@ def test_success_response(zoho_crm_conn, emulator):
         "skipped": 0,
         "failed": 0,
         "ignored": 0,
+        "unchanged": 0,
         "by_code": {"SUCCESS": 2},
         "outcome": "success",
         "job_id": None,
         "reason": "2 record(s) updated",
+        "snapshot": None,
     }
     assert [r["id"] for r in out.records] == [OK_1, OK_2]
     for record in out.records:

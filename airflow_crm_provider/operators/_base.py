@@ -1,0 +1,174 @@
+"""
+What every Zoho CRM write operator shares: the hook, the task's saved state, and the one way a run ends.
+
+The public operators (:mod:`~airflow_crm_provider.operators.mass_update`,
+:mod:`~airflow_crm_provider.operators.revert`) and this base are the only code that touches the task
+context. Their runners know nothing of Airflow and hand back a
+:class:`~airflow_crm_provider.operators._outcome.RunResult`, which :meth:`ZohoCRMBaseOperator._conclude`
+pushes to XCom before it ends the task.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_crm_provider.operators._outcome import (
+    Decision,
+    RunResult,
+    build_records,
+    format_report,
+    summarize,
+)
+from airflow_crm_provider.operators._task_state import TaskState
+from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
+
+if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context
+
+    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.operators._outcome import Mode, Summary
+
+log = logging.getLogger(__name__)
+
+
+class ZohoCRMBaseOperator(BaseOperator):
+    """
+    Base of the operators that write to Zoho CRM and report every record.
+
+    :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
+    :param hook_params: extra ``ZohoCRMHook`` arguments (``max_attempts``, ``max_retry_wait``,
+        ``backoff_base``).
+    """
+
+    ui_color = "#e42527"
+    operator_extra_links = (ZohoCRMLink(),)
+    #: What the run is, in messages ("mass update", "revert").
+    _what = "mass update"
+
+    def __init__(
+        self,
+        *,
+        zoho_conn_id: str = "zoho_crm_default",
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.zoho_conn_id = zoho_conn_id
+        self.hook_params = hook_params or {}
+
+    @cached_property
+    def hook(self) -> ZohoCRMHook:
+        """The Zoho CRM hook (imported here, so parsing a DAG file stays cheap)."""
+        from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+
+        return ZohoCRMHook(zoho_conn_id=self.zoho_conn_id, **self.hook_params)
+
+    def _mode(self) -> Mode:
+        """Return the summary's ``mode``."""
+        raise NotImplementedError
+
+    def _module_name(self) -> str:
+        """Return the module the run writes, as given (for refusals, before validation)."""
+        raise NotImplementedError
+
+    def _requested_ids(self) -> list[str]:
+        """Return the ids a refusal reports, before (or without) validation."""
+        raise NotImplementedError
+
+    def _task_state(self, context: Context, without: str) -> TaskState:
+        """Return this task instance's state across tries, saying what a retry does without one."""
+        state = TaskState(context.get("task_state_store"))
+        if not state.enabled:
+            where = "is not in the context" if AIRFLOW_V_3_3_PLUS else "does not exist before Airflow 3.3"
+            self.log.warning("task_state_store %s: %s", where, without)
+        return state
+
+    def _connected_hook(self, context: Context, module: str, ids: list[str], cvid: Any = None) -> ZohoCRMHook:
+        """Return the hook with its connection resolved, or end the task (still pushing XComs)."""
+        try:
+            hook = self.hook
+            hook.get_conn()  # resolve the connection once, here, before calls fan out to threads
+        except Exception as err:
+            # bad settings fail the task; anything else (e.g. a connection not found yet) is retryable
+            reason = f"connection {self.zoho_conn_id!r} is not usable: {err}"
+            final = isinstance(err, (ValueError, TypeError))
+            self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
+            raise  # not reached: a refusal always ends the task
+        save_link_target(context["ti"], hook, module, ids, cvid)
+        return hook
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """
+        Return the OpenLineage output (the module, with the run's counts), from the task's XComs.
+
+        :param task_instance: the finished task instance.
+        """
+        from airflow_crm_provider.operators._lineage import lineage_on_complete
+
+        return lineage_on_complete(task_instance)
+
+    def _refusal(
+        self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None
+    ) -> RunResult:
+        """Return a run that ended as failed before any write (every id still gets a record)."""
+        if ids is None:
+            ids = self._requested_ids()
+        records = build_records(ids, {}, missing_message=f"not sent: {reason}")
+        summary = summarize(self._module_name(), self._mode(), records)
+        return RunResult(summary, records, Decision("failed", reason), retryable=retryable, final=False)
+
+    def _conclude(self, context: Context, result: RunResult, state: TaskState | None = None) -> Summary:
+        """
+        Log the report, push the XComs, forget the saved state if final, then end the task.
+
+        The summary (``return_value``), ``records`` and, if taken, ``snapshot`` are pushed before any
+        exception is raised, so ``all_done`` downstream tasks and callbacks can read them whichever
+        way the task ends.
+
+        :param context: the task context (its ``ti`` pushes the XComs).
+        :param result: what the runner returned.
+        :param state: the task's saved state, forgotten once the outcome is final and pushed.
+        :return: the summary, on success (Airflow pushes it as ``return_value``).
+        :raises AirflowFailException: the decision is ``failed`` (no Airflow retries).
+        :raises AirflowSkipException: the decision is ``skipped``.
+        """
+        summary, records, decision, retryable = (
+            result.summary,
+            result.records,
+            result.decision,
+            result.retryable,
+        )
+        outcome = "failed" if retryable is not None else decision.outcome
+        summary["outcome"] = outcome
+        summary["reason"] = str(retryable) if retryable is not None else decision.reason
+        if retryable is None and outcome != "success":
+            # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
+            log.warning("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
+        log.info("%s", format_report(summary, records))
+        if self.do_xcom_push:
+            ti = context["ti"]
+            if result.snapshot is not None:
+                ti.xcom_push(key="snapshot", value=result.snapshot)
+            ti.xcom_push(key="records", value=list(records))
+            if outcome != "success":
+                ti.xcom_push(key="return_value", value=summary)
+        if state is not None and result.final:
+            state.clear()  # only now: the outcome is recorded, so a crash before this resumes the run
+        module = summary["module"]
+        if retryable is not None:
+            self.log.error(
+                "Zoho CRM %s stopped by a transient error; Airflow retries apply: %s", self._what, retryable
+            )
+            raise retryable
+        if outcome == "failed":
+            raise AirflowFailException(f"Zoho CRM {self._what} of {module} failed: {decision.reason}")
+        if outcome == "skipped":
+            raise AirflowSkipException(f"Zoho CRM {self._what} of {module} skipped: {decision.reason}")
+        log.info("Zoho CRM %s of %s succeeded: %s", self._what, module, decision.reason)
+        return summary

@@ -1,0 +1,124 @@
+"""
+Prior values: what target fields hold before a run writes (``skip_unchanged``, ``snapshot``, revert).
+
+All of it is read before the first write, 100 ids per request, and each piece of 500 ids is kept in
+the task's state as it is read (:class:`~airflow_crm_provider.operators._task_state.PriorLedger`),
+so a retry after a crash reuses the first try's reading instead of reading what the run wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_crm_provider.operators._outcome import UNCHANGED
+from airflow_crm_provider.operators._values import holds
+from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
+from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.operators._task_state import PriorLedger
+    from airflow_crm_provider.zoho.api import ZohoEntry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PriorValues:
+    """
+    The target fields of each requested record before the run wrote.
+
+    :param values: id -> field API name -> value, for the records Zoho returned.
+    :param missing: ids Zoho did not return (no such record, or not visible to the user).
+    :param reads: record-read requests this try made (pieces reused from an earlier try cost none).
+    """
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    reads: int = 0
+
+    def unchanged(self, ids: Sequence[str], data: Mapping[str, Any], over_write: bool) -> list[str]:
+        """
+        Return the ids whose record already holds every value of ``data`` (found records only).
+
+        :param ids: the requested ids.
+        :param data: field API name -> value the run sets.
+        :param over_write: the run's ``over_write`` flag.
+        """
+        return [
+            i
+            for i in ids
+            if i in self.values
+            and all(holds(self.values[i].get(name), value, over_write) for name, value in data.items())
+        ]
+
+    def snapshot(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Return ``{id: {field: prior value}}`` for those of ``ids`` Zoho returned."""
+        return {i: self.values[i] for i in ids if i in self.values}
+
+
+def read_prior(
+    hook: ZohoCRMHook, module: str, ids: Sequence[str], fields: Sequence[str], ledger: PriorLedger
+) -> PriorValues:
+    """
+    Read the target fields of every id, reusing pieces an earlier try of the task read.
+
+    :param hook: the Zoho CRM hook.
+    :param module: Zoho module API name.
+    :param ids: unique record ids, in input order.
+    :param fields: the field API names the run writes.
+    :param ledger: where pieces are kept for a retry.
+    :raises Exception: whatever reading raised; pieces read before it are kept.
+    """
+    prior = PriorValues()
+    reused = 0
+    for start in range(0, len(ids), MAX_MASS_UPDATE_IDS):
+        piece = list(ids[start : start + MAX_MASS_UPDATE_IDS])
+        got = ledger.get(piece)
+        if got is None:
+            got = dict.fromkeys(piece)
+            for _, found in hook.iter_records(module, piece, fields):
+                prior.reads += 1
+                got.update({i: {name: record.get(name) for name in fields} for i, record in found.items()})
+            ledger.put(piece, got)
+        else:
+            reused += len(piece)
+        for record_id in piece:
+            values = got.get(record_id)
+            if values is None:
+                prior.missing.append(record_id)
+            else:
+                prior.values[record_id] = values
+    if reused:
+        log.info("%d record(s) were read before writing in an earlier try; using that reading", reused)
+    log.info(
+        "Read %d record(s) before writing (%d request(s)): %d found, %d not found",
+        len(ids),
+        prior.reads,
+        len(prior.values),
+        len(prior.missing),
+    )
+    return prior
+
+
+def unchanged_entry(
+    record_id: str, message: str = "already holds the value(s) to set; not sent"
+) -> ZohoEntry:
+    """Return the entry of a record left out of the write because it already held the value(s)."""
+    return {"id": record_id, "status": "unchanged", "code": UNCHANGED, "message": message, "details": {}}
+
+
+def read_failure(err: BaseException) -> tuple[str, BaseException | None]:
+    """
+    Return the reason a run stops when reading before writing failed, and the error to retry on, if any.
+
+    :param err: what reading raised.
+    """
+    text = err.describe() if isinstance(err, ZohoCRMError) else f"{type(err).__name__}: {err}"
+    reason = f"reading the records before writing failed, nothing was written: {text}"
+    final = isinstance(err, ZohoCRMError) and not isinstance(err, RETRYABLE_ERRORS)
+    return reason, None if final else err

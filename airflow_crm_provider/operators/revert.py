@@ -1,0 +1,172 @@
+"""Operators that undo a mass update from the snapshot it took (``snapshot=True``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_crm_provider.operators._base import ZohoCRMBaseOperator
+from airflow_crm_provider.operators._dry_run import read_back
+from airflow_crm_provider.operators._inputs import InputError, check_inputs, check_module
+from airflow_crm_provider.operators._prior import read_failure, read_prior
+from airflow_crm_provider.operators._revert import RevertSource, plan_revert, revert_result, run_revert
+from airflow_crm_provider.operators._task_state import ChunkLedger, PriorLedger, fingerprint
+from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+    from airflow_crm_provider.operators._outcome import Mode, Summary
+    from airflow_crm_provider.zoho.api import ZohoEntry
+
+
+class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
+    """
+    Restore the values a mass update's snapshot kept, on the records it changed.
+
+    The source task (a :class:`~airflow_crm_provider.operators.mass_update.ZohoCRMMassUpdateOperator`
+    run with ``snapshot=True``, in the same DAG run) pushed its prior values under the XCom key
+    ``snapshot``. Each record is read first: one that still holds what the run set gets its prior
+    value back, records sharing a prior value going together (one mass update per 500 ids, the same
+    concurrency, error policy, thresholds and XComs as a forward run, ``mode`` ``revert``). A record
+    already back at its prior value is ``unchanged``; one changed by someone else since the run is
+    left alone with code ``CHANGED_SINCE`` (class ``soft``: skipped; ``error_policy`` may change
+    that), unless ``force=True``. A retry of the task sends only what earlier tries did not restore.
+
+    :param source_task_id: the mass update task to undo. Templated.
+    :param source_map_index: its map index, if it is a mapped task.
+    :param module: the module, if given checked against the source's (default: the source's).
+    :param force: also restore records changed since the run (and try those no longer found).
+    :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
+    :param batch_size: ids per call, at most 500.
+    :param max_concurrency: calls in flight at once, across all prior values (at most 10).
+    :param error_policy: per-code classes overriding the defaults, e.g. ``{"CHANGED_SINCE": "fail"}``.
+    :param max_failed_records: failed records tolerated before the task fails.
+    :param max_skipped_ratio: share of skipped records (0..1) above which the task is skipped.
+    :param soft_fail: skip the task when nothing was restored or too many were skipped; ``False`` fails it.
+    :param locked_retries: re-sends of ``RECORD_LOCKED`` records before they count as skipped.
+    :param locked_retry_delay: first wait before such a re-send, in seconds.
+    :param hook_params: extra ``ZohoCRMHook`` arguments.
+    """
+
+    template_fields: Sequence[str] = ("source_task_id", "zoho_conn_id")
+    _what = "revert"
+
+    def __init__(
+        self,
+        *,
+        source_task_id: str,
+        source_map_index: int | None = None,
+        module: str | None = None,
+        force: bool = False,
+        zoho_conn_id: str = "zoho_crm_default",
+        batch_size: int = MAX_MASS_UPDATE_IDS,
+        max_concurrency: int = 4,
+        error_policy: dict[str, str] | None = None,
+        max_failed_records: int = 0,
+        max_skipped_ratio: float = 1.0,
+        soft_fail: bool = True,
+        locked_retries: int = 3,
+        locked_retry_delay: float = 5.0,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(zoho_conn_id=zoho_conn_id, hook_params=hook_params, **kwargs)
+        self.source_task_id = source_task_id
+        self.source_map_index = source_map_index
+        self.module = module
+        self.force = force
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.error_policy = error_policy
+        self.max_failed_records = max_failed_records
+        self.max_skipped_ratio = max_skipped_ratio
+        self.soft_fail = soft_fail
+        self.locked_retries = locked_retries
+        self.locked_retry_delay = locked_retry_delay
+        self._source: RevertSource | None = None
+
+    def _mode(self) -> Mode:
+        return "revert"
+
+    def _module_name(self) -> str:
+        if self._source is not None:
+            return self._source.module
+        return str(self.module) if self.module else "(unknown module)"
+
+    def _requested_ids(self) -> list[str]:
+        return list(self._source.prior) if self._source is not None else []
+
+    def _pull(self, context: Context, key: str) -> Any:
+        kwargs: dict[str, Any] = {"task_ids": self.source_task_id, "key": key}
+        if self.source_map_index is not None:
+            kwargs["map_indexes"] = self.source_map_index
+        return context["ti"].xcom_pull(**kwargs)
+
+    def execute(self, context: Context) -> Summary:
+        """Read the source's snapshot and the records, restore the prior values, push the XComs."""
+        try:
+            source = RevertSource.from_xcoms(
+                self.source_task_id, self._pull(context, "return_value"), self._pull(context, "snapshot")
+            )
+            self._source = source
+            if self.module is not None and check_module(self.module) != source.module:
+                raise InputError(
+                    f"module is {self.module!r} but {self.source_task_id!r} wrote {source.module!r}"
+                )
+            inputs = check_inputs(
+                module=source.module,
+                data=source.data,
+                ids=list(source.prior),
+                error_policy=self.error_policy,
+                max_failed_records=self.max_failed_records,
+                max_skipped_ratio=self.max_skipped_ratio,
+                soft_fail=self.soft_fail,
+                batch_size=self.batch_size,
+                max_concurrency=self.max_concurrency,
+                locked_retries=self.locked_retries,
+                locked_retry_delay=self.locked_retry_delay,
+            )
+        except InputError as err:
+            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
+        module, ids, fields = source.module, inputs.ids, list(source.data)
+        hook = self._connected_hook(context, module, ids)
+        state = self._task_state(context, "a retry of this task reads and restores every record again")
+        run_key = fingerprint("revert", module, source.data, source.over_write)
+        try:
+            current = read_prior(hook, module, ids, fields, PriorLedger(state, run_key))
+        except Exception as err:
+            reason, retryable = read_failure(err)
+            return self._conclude(context, self._refusal(reason, ids, retryable=retryable))
+        plan = plan_revert(source, current, force=bool(self.force))
+        self.log.info(
+            "Reverting %d %s record(s) of %r: %d to restore in %d group(s) of one prior value, %d left",
+            len(ids),
+            module,
+            self.source_task_id,
+            sum(len(g) for _, g in plan.groups),
+            len(plan.groups),
+            len(plan.left),
+        )
+
+        def send(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
+            return hook.mass_update(module, values, ids=chunk, over_write=True)
+
+        runs = run_revert(
+            plan,
+            send,
+            inputs.sending,
+            lambda values: ChunkLedger(state, fingerprint("revert", module, values, True)),
+            inputs.overrides,
+            read_back_for=lambda values: read_back(hook, module=module, data=values, over_write=True),
+        )
+        result = revert_result(source, plan, runs, inputs.thresholds, inputs.overrides)
+        return self._conclude(context, result, state)
+
+
+class LeadsRevertMassUpdateOperator(ZohoCRMRevertMassUpdateOperator):
+    """:class:`ZohoCRMRevertMassUpdateOperator` for a mass update of ``Leads``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(module="Leads", **kwargs)

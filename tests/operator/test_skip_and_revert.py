@@ -1,0 +1,345 @@
+"""skip_unchanged, snapshot and the revert operator, against the emulator over loopback."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
+from airflow_crm_provider.operators.revert import (
+    LeadsRevertMassUpdateOperator,
+    ZohoCRMRevertMassUpdateOperator,
+)
+from airflow_crm_provider.zoho.errors import ZohoConnectionError
+from tests.operator.fakes import FakeTaskStateStore, make_context
+from tests.operator.helpers import FAST_HOOK, crm_requests, mass_update_posts, run_task
+
+pytestmark = pytest.mark.usefixtures("zoho_crm_conn")
+
+STATUSES = ("Not Contacted", "Attempted to Contact", "Contacted")
+
+
+def seed_statuses(emulator, n: int) -> list[str]:
+    """Seed ``n`` Leads whose Lead_Status cycles through three values; return their ids."""
+    ids: list[str] = []
+    for k, status in enumerate(STATUSES):
+        ids += emulator.seed(count=n // 3 + (k < n % 3), fields={"Lead_Status": status})
+    return ids
+
+
+def statuses(emulator, ids: list[str], field: str = "Lead_Status") -> dict[str, object]:
+    records = emulator.records()
+    return {i: records[i].get(field) for i in ids}
+
+
+def forward(ids, **kwargs):
+    kwargs.setdefault("data", {"Lead_Status": "Junk Lead"})
+    kwargs.setdefault("hook_params", FAST_HOOK)
+    return LeadsMassUpdateOperator(task_id="update", ids=ids, snapshot=True, **kwargs)
+
+
+def revert(**kwargs):
+    kwargs.setdefault("hook_params", FAST_HOOK)
+    return ZohoCRMRevertMassUpdateOperator(task_id="revert", source_task_id="update", **kwargs)
+
+
+def revert_context(out, store=None):
+    return make_context(store, upstream={"update": out.pushed})
+
+
+def test_skip_unchanged_sends_only_what_differs_and_a_second_run_sends_nothing(emulator):
+    ids = seed_statuses(emulator, 1200)
+    contacted = [i for i, s in statuses(emulator, ids).items() if s == "Contacted"]
+
+    out = run_task(
+        LeadsMassUpdateOperator(task_id="t", ids=ids, data={"Lead_Status": "Contacted"}, skip_unchanged=True)
+    )
+
+    assert out.state == "success"
+    sent = [i for post in mass_update_posts(emulator) for i in post["body"]["ids"]]
+    assert sorted(sent) == sorted(set(ids) - set(contacted))
+    assert len(mass_update_posts(emulator)) == 2  # 800 ids in chunks of 500
+    by_id = out.by_id()
+    assert {by_id[i]["outcome"] for i in contacted} == {"unchanged"}
+    assert {by_id[i]["code"] for i in contacted} == {"UNCHANGED"}
+    assert (out.summary["updated"], out.summary["unchanged"], out.summary["skipped"]) == (800, 400, 0)
+    assert out.summary["reason"] == "800 record(s) updated, 400 unchanged"
+    assert set(statuses(emulator, ids).values()) == {"Contacted"}
+
+    posts_before = len(mass_update_posts(emulator))
+    again = run_task(
+        LeadsMassUpdateOperator(task_id="t", ids=ids, data={"Lead_Status": "Contacted"}, skip_unchanged=True)
+    )
+
+    assert again.state == "success"
+    assert len(mass_update_posts(emulator)) == posts_before  # no mass update at all
+    assert (again.summary["unchanged"], again.summary["updated"]) == (1200, 0)
+    assert again.summary["reason"] == "nothing to change: 1200 record(s) already held the value(s)"
+
+
+def test_skip_unchanged_sends_records_it_could_not_find(emulator):
+    ids = emulator.seed(count=2, fields={"Lead_Status": "Contacted"})
+    missing = "999999000000000001"
+
+    out = run_task(
+        LeadsMassUpdateOperator(
+            task_id="t", ids=[*ids, missing], data={"Lead_Status": "Contacted"}, skip_unchanged=True
+        )
+    )
+
+    sent = [i for post in mass_update_posts(emulator) for i in post["body"]["ids"]]
+    assert sent == [missing]  # Zoho, not the provider, says what an unknown id is
+    assert out.by_id()[missing]["outcome"] == "failed"
+    assert [out.by_id()[i]["outcome"] for i in ids] == ["unchanged", "unchanged"]
+
+
+def test_snapshot_and_revert_restore_every_record_exactly(emulator):
+    ids = seed_statuses(emulator, 1100)
+    before = statuses(emulator, ids)
+
+    out = run_task(forward(ids, max_concurrency=4))
+
+    assert out.state == "success"
+    assert out.pushed["snapshot"] == {i: {"Lead_Status": before[i]} for i in ids}
+    assert out.summary["snapshot"] == {
+        "records": 1100,
+        "data": {"Lead_Status": "Junk Lead"},
+        "over_write": False,
+    }
+    assert set(statuses(emulator, ids).values()) == {"Junk Lead"}
+    posts = len(mass_update_posts(emulator))
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "success", back.error
+    assert statuses(emulator, ids) == before
+    assert (back.summary["mode"], back.summary["updated"]) == ("revert", 1100)
+    assert [r["id"] for r in back.records] == ids
+    # one group per prior value, each ceil(n/500) calls: 367 -> 1, 367 -> 1, 366 -> 1
+    reverts = mass_update_posts(emulator)[posts:]
+    assert len(reverts) == 3
+    assert all(post["body"]["over_write"] is True for post in reverts)
+    assert sorted(post["body"]["data"][0]["Lead_Status"] for post in reverts) == sorted(STATUSES)
+
+
+def test_revert_leaves_records_changed_since_unless_forced(emulator):
+    ids = seed_statuses(emulator, 6)
+    before = statuses(emulator, ids)
+    out = run_task(forward(ids[:5]))
+    assert out.state == "success"
+    changed, untouched = ids[0], ids[5]
+    emulator.seed(ids=[changed], fields={"Lead_Status": "Pre-Qualified"})  # someone else, after the run
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "success"
+    by_id = back.by_id()
+    assert (by_id[changed]["code"], by_id[changed]["outcome"]) == ("CHANGED_SINCE", "skipped")
+    assert "Lead_Status changed since the run" in by_id[changed]["message"]
+    assert untouched not in by_id  # not in the snapshot: the run did not write it
+    now = statuses(emulator, ids)
+    assert now[changed] == "Pre-Qualified"
+    assert {i: now[i] for i in ids[1:]} == {i: before[i] for i in ids[1:]}
+    assert (back.summary["updated"], back.summary["skipped"]) == (4, 1)
+
+    again = run_task(revert(force=True, error_policy={"CHANGED_SINCE": "fail"}), revert_context(out))
+
+    assert again.state == "success"
+    assert statuses(emulator, ids) == before
+    assert again.by_id()[changed]["outcome"] == "updated"
+    assert {again.by_id()[i]["code"] for i in ids[1:5]} == {"UNCHANGED"}
+
+
+def test_changed_since_follows_the_error_policy(emulator):
+    ids = emulator.seed(count=2, fields={"Lead_Status": "Contacted"})
+    out = run_task(forward(ids))
+    emulator.seed(ids=[ids[0]], fields={"Lead_Status": "Pre-Qualified"})
+
+    back = run_task(revert(error_policy={"CHANGED_SINCE": "fail"}), revert_context(out))
+
+    assert back.state == "failed"
+    assert back.by_id()[ids[0]]["outcome"] == "failed"
+    assert statuses(emulator, ids)[ids[1]] == "Contacted"  # the rest is still restored
+
+
+@pytest.mark.parametrize(
+    ("before", "data"),
+    [
+        ({"Product_Interest": ["CRM"]}, {"Product_Interest": ["Books"]}),  # appended (over_write=False)
+        ({"Product_Interest": None}, {"Product_Interest": ["Books"]}),
+        ({"City": None}, {"City": "Oslo"}),  # an empty field is emptied again
+        ({"City": "Bergen"}, {"City": None}),
+    ],
+)
+def test_revert_restores_multiselect_lists_and_empty_fields(emulator, before, data):
+    emulator.define_fields("Leads", {"Product_Interest": "multiselectpicklist"})
+    ids = emulator.seed(count=2, fields=before)
+    (field,) = data
+
+    out = run_task(forward(ids, data=data, over_write=False))
+    assert out.state == "success", out.error
+    assert out.pushed["snapshot"] == {i: before for i in ids}
+    if before == {"Product_Interest": ["CRM"]}:
+        assert sorted(emulator.records()[ids[0]]["Product_Interest"]) == ["Books", "CRM"]
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "success", (back.error, back.records)
+    assert statuses(emulator, ids, field) == dict.fromkeys(ids, before[field])
+
+
+def test_a_retry_keeps_the_first_snapshot_after_a_crash_between_chunks(emulator, monkeypatch):
+    ids = seed_statuses(emulator, 1000)
+    before = statuses(emulator, ids)
+    store = FakeTaskStateStore()
+    op = forward(ids, max_concurrency=1)
+    real = type(op.hook).mass_update
+    calls = []
+
+    def crash_on_second_chunk(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ZohoConnectionError("worker lost", maybe_delivered=False)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(op.hook), "mass_update", crash_on_second_chunk)
+    first = run_task(op, make_context(store))
+    assert first.state == "up_for_retry"
+    assert first.pushed["snapshot"] == {i: {"Lead_Status": before[i]} for i in ids}
+    reads = len([e for e in crm_requests(emulator) if e["method"] == "GET"])
+
+    # the retry: the first 500 now hold "Junk Lead", yet the snapshot is still the values before
+    second = run_task(forward(ids, max_concurrency=1), make_context(store))
+
+    assert second.state == "success"
+    assert second.pushed["snapshot"] == first.pushed["snapshot"]
+    assert len([e for e in crm_requests(emulator) if e["method"] == "GET"]) == reads  # no second reading
+    assert len(mass_update_posts(emulator)) == 2  # chunk 1 once, chunk 2 on the retry
+
+    back = run_task(revert(), revert_context(second))
+    assert back.state == "success"
+    assert statuses(emulator, ids) == before
+
+
+def test_a_revert_retry_restores_only_what_the_first_try_did_not(emulator, monkeypatch):
+    ids = seed_statuses(emulator, 9)
+    before = statuses(emulator, ids)
+    out = run_task(forward(ids))
+    store = FakeTaskStateStore()
+    op = revert(max_concurrency=1)
+    real = type(op.hook).mass_update
+    calls = []
+
+    def fail_once_on_the_second_group(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ZohoConnectionError("network down", maybe_delivered=False)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(op.hook), "mass_update", fail_once_on_the_second_group)
+    first = run_task(op, revert_context(out, store))
+    assert first.state == "up_for_retry"
+    posts = len(mass_update_posts(emulator))
+
+    second = run_task(revert(max_concurrency=1), revert_context(out, store))
+
+    assert second.state == "success"
+    assert statuses(emulator, ids) == before
+    assert len(mass_update_posts(emulator)) - posts == 2  # the group that failed and the one not started
+    assert {r["outcome"] for r in second.records} == {"updated"}
+    assert sum("earlier try" in r["message"] for r in second.records) == 3
+
+
+def test_reading_first_fails_cleanly_before_any_write(emulator):
+    ids = emulator.seed(count=3)
+    emulator.refuse("NO_PERMISSION", operation="read")
+
+    out = run_task(forward(ids, skip_unchanged=True))
+
+    assert out.state == "failed"
+    assert mass_update_posts(emulator) == []
+    assert {r["code"] for r in out.records} == {"NOT_SENT"}
+    assert "reading the records before writing failed, nothing was written" in out.summary["reason"]
+    assert "NO_PERMISSION" in out.summary["reason"]
+
+
+def test_reading_first_that_keeps_failing_is_retryable(emulator):
+    ids = emulator.seed(count=3)
+    emulator.configure(burst_5xx=10)
+
+    out = run_task(forward(ids))
+
+    assert out.state == "up_for_retry"
+    assert mass_update_posts(emulator) == []
+    assert len(out.records) == 3
+
+
+def test_job_mode_refuses_skip_unchanged_and_snapshot(emulator):
+    op = LeadsMassUpdateOperator(task_id="t", cvid="1", data={"City": "x"}, snapshot=True)
+
+    out = run_task(op)
+
+    assert out.state == "failed"
+    assert "skip_unchanged and snapshot need ids" in str(out.error)
+    assert crm_requests(emulator) == []
+
+
+SOURCE = {"module": "Leads", "snapshot": {"data": {"City": "x"}}}
+
+
+@pytest.mark.parametrize(
+    ("summary", "snapshot", "message"),
+    [
+        (None, None, "pushed no mass update summary"),
+        ({"module": "Leads", "snapshot": None}, None, "took no snapshot: run it with snapshot=True"),
+        (SOURCE, None, "pushed no snapshot XCom"),
+        (SOURCE, {"abc": {"City": "y"}}, "ids must be numeric"),
+        (SOURCE, {"1": {"Town": "y"}}, "no prior value"),
+        (SOURCE, {"1": {"City": float("nan")}}, "City"),
+    ],
+)
+def test_revert_refuses_an_unusable_source_before_any_call(emulator, summary, snapshot, message):
+    upstream = {"update": {"return_value": summary, "snapshot": snapshot}}
+
+    out = run_task(revert(), make_context(upstream=upstream))
+
+    assert out.state == "failed"
+    assert message in str(out.error)
+    assert crm_requests(emulator) == []
+
+
+def test_the_leads_revert_checks_the_source_module(emulator):
+    upstream = {
+        "update": {
+            "return_value": {"module": "Contacts", "snapshot": {"data": {"City": "x"}}},
+            "snapshot": {},
+        }
+    }
+
+    out = run_task(
+        LeadsRevertMassUpdateOperator(task_id="r", source_task_id="update"), make_context(upstream=upstream)
+    )
+
+    assert out.state == "failed"
+    assert "module is 'Leads' but 'update' wrote 'Contacts'" in str(out.error)
+
+
+def test_revert_of_an_empty_snapshot_is_skipped(emulator):
+    ids = emulator.seed(count=2, fields={"Lead_Status": "Junk Lead"})
+    out = run_task(forward(ids, skip_unchanged=True))  # nothing to change: nothing snapshotted
+    assert out.pushed["snapshot"] == {}
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "skipped"
+    assert "the snapshot holds no record" in str(back.error)
+    assert len(mass_update_posts(emulator)) == 0
+
+
+def test_the_mapped_source_is_pulled_by_map_index(emulator):
+    context = make_context(upstream={"update": {}})
+
+    run_task(
+        ZohoCRMRevertMassUpdateOperator(task_id="r", source_task_id="update", source_map_index=3), context
+    )
+
+    assert ("update", "snapshot", 3) in context["ti"].pulls
