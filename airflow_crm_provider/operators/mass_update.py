@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_crm_provider.operators import _credits
 from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
 from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
 from airflow_crm_provider.operators._inputs import (
@@ -115,6 +116,9 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         runs). When it passes the task fails and the job keeps running in Zoho CRM.
     :param dry_run: read the records and report what would change; nothing is written (ids mode).
         Kept as ``is_dry_run`` (``BaseOperator.dry_run()`` is a method).
+    :param min_credits_remaining: refuse to start, or to send another chunk, when Zoho says fewer of
+        the org's API credits remain (None: no floor). Before the first write one cheap call
+        (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
     """
 
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
@@ -146,6 +150,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         poll_interval: float = 30.0,
         timeout: timedelta | float | None = DEFAULT_JOB_TIMEOUT,
         dry_run: bool = False,
+        min_credits_remaining: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -171,6 +176,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         self.timeout = timeout
         # ``BaseOperator.dry_run()`` is a method (render templates only): keep the flag apart from it
         self.is_dry_run = dry_run
+        self.min_credits_remaining = min_credits_remaining
 
     @cached_property
     def hook(self) -> ZohoCRMHook:
@@ -219,6 +225,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         try:
             view = self._view_target()
             inputs = self._inputs()
+            _credits.check_floor(self.min_credits_remaining)
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         if view is not None:
@@ -240,6 +247,9 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
                 hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
             )
             return self._conclude(context, result)
+        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", inputs.ids))
         return self._run_ids(context, hook, inputs)
 
     def _job_settings(self, inputs: CheckedInputs, view: ViewTarget) -> JobSettings:
@@ -264,6 +274,9 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         hook = self._connected_hook(context, [])
+        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            return self._conclude(context, self._refusal(f"no job was scheduled: {short}", []))
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
@@ -355,8 +368,10 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             sending.max_concurrency,
         )
 
-        def send(chunk: list[str]) -> list[ZohoEntry]:
+        def write(chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
+
+        send = _credits.guarded(write, hook.credits, self.min_credits_remaining)
 
         check = read_back(hook, module=module, data=data, over_write=over_write)
         run = run_ids_mode(send, ids, sending, ledger, inputs.overrides, read_back=check)
@@ -388,6 +403,11 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             result.retryable,
         )
         outcome = "failed" if retryable is not None else decision.outcome
+        if "hook" in self.__dict__:  # the hook was made (not for an input refusal, nor after a deferral)
+            summary["calls"], summary["credits_remaining"] = (
+                self.hook.credits.calls,
+                self.hook.credits.remaining,
+            )
         summary["outcome"] = outcome
         summary["reason"] = str(retryable) if retryable is not None else decision.reason
         if retryable is None and outcome != "success":

@@ -227,3 +227,6 @@ class ZohoConnectionError(ZohoTransientError):
 #: Errors a task retry may overcome (still failing after the client's own retries, or the token-mint
 #: throttle not yet over): they end the task as retryable, so Airflow ``retries`` apply.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)
+#: Errors that mean the org's API credits are spent, or below the caller's floor: a run stops at once,
+#: fails, and is neither retried by Airflow nor re-sent in the task (credits come back over 24 hours).
+CREDIT_ERRORS: tuple[type[ZohoCRMError], ...] = (ZohoCreditsExhaustedError, ZohoCreditFloorError)

@@ -89,6 +89,8 @@ def test_summarize_counts():
         "outcome": "success",
         "job_id": None,
         "reason": "",
+        "calls": {"read": 0, "mass_update": 0, "status": 0, "other": 0},  # the operator fills them in
+        "credits_remaining": None,
     }
     job = summarize("Leads", "job", [], requested=10, job_id="42")
     assert (job["requested"], job["job_id"], job["mode"]) == (10, "42", "job")

@@ -42,6 +42,8 @@ def test_success_response(zoho_crm_conn, emulator):
         "outcome": "success",
         "job_id": None,
         "reason": "2 record(s) updated",
+        "calls": {"read": 0, "mass_update": 1, "status": 0, "other": 0},
+        "credits_remaining": None,  # no credit budget: Zoho's header comes once half is used
     }
     assert [r["id"] for r in out.records] == [OK_1, OK_2]
     for record in out.records:
