@@ -13,6 +13,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow_crm_provider.hooks import _form
 from airflow_crm_provider.zoho import api
 from airflow_crm_provider.zoho.auth import TokenCacheError, token_source
+from airflow_crm_provider.zoho.credits import CreditMeter
 from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoConnectionError,
@@ -59,7 +60,8 @@ class ZohoCRMHook(HttpHook):
     login is never sent as Basic auth (Zoho takes its OAuth token only, so ``auth_type`` is not used).
     What ``HttpHook`` users expect still holds: the keep-alive or custom ``adapter``, and the extras
     ``proxies``, ``verify``, ``cert`` and ``trust_env``. Every call has connect/read timeouts; 429,
-    5xx, timeouts and dropped connections are retried with backoff and jitter (honouring ``Retry-After``).
+    5xx, timeouts and dropped connections are retried with backoff and jitter (honouring ``Retry-After``);
+    a 429 for spent API credits is not (``ZohoCreditsExhaustedError``). :attr:`credits` sees every reply.
 
     :param zoho_conn_id: a ``zoho_crm`` connection.
     :param max_attempts: attempts per request, the first included.
@@ -97,6 +99,8 @@ class ZohoCRMHook(HttpHook):
         self._token_source: TokenSource | None = None
         self._transport: dict[str, Any] = {}
         self._init_lock = threading.Lock()
+        #: the org's API credits as Zoho's replies to this hook tell them, and its calls by kind
+        self.credits = CreditMeter()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(zoho_conn_id={self.zoho_conn_id!r})"
@@ -195,7 +199,10 @@ class ZohoCRMHook(HttpHook):
         return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
 
     def _call(self, method: str, path: str, parse: Callable[[Any, int], Any], **kwargs: Any) -> Any:
-        return self._run(api.api_call(self.settings, self.retries, method, path, parse, **kwargs))
+        plan = api.api_call(
+            self.settings, self.retries, method, path, parse, observe=self.credits.observe, **kwargs
+        )
+        return self._run(plan)
 
     # -- Zoho CRM API -----------------------------------------------------------------------------
 
@@ -262,6 +269,7 @@ class ZohoCRMHook(HttpHook):
             f"{module_name(module)}/actions/mass_update",
             partial(api.parse_job_status, str(job_id)),
             params={"job_id": str(job_id)},
+            observe=self.credits.observe,
         )
 
     def get_mass_update_status(self, module: str, job_id: str) -> JobStatus:
@@ -327,6 +335,16 @@ class ZohoCRMHook(HttpHook):
             chunk = unique[start : start + MAX_GET_RECORD_IDS]
             params = {"ids": ",".join(chunk), "fields": ",".join(fields)}
             yield chunk, self._call("GET", path, api.parse_records, params=params)
+
+    def get_org(self) -> dict[str, Any]:
+        """
+        Return the org's details (``GET /crm/<version>/org``): one cheap call, e.g. to learn the credits.
+
+        Zoho's reply carries ``X-API-CREDITS-REMAINING`` once half the credits are used: read
+        :attr:`credits` afterwards.
+        """
+        org: dict[str, Any] = self._call("GET", "org", api.parse_org)
+        return org
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""

@@ -145,6 +145,11 @@ class ZohoCRMBaseOperator(BaseOperator):
             result.retryable,
         )
         outcome = "failed" if retryable is not None else decision.outcome
+        if "hook" in self.__dict__:  # the hook was made (not for an input refusal, nor after a deferral)
+            summary["calls"], summary["credits_remaining"] = (
+                self.hook.credits.calls,
+                self.hook.credits.remaining,
+            )
         summary["outcome"] = outcome
         summary["reason"] = str(retryable) if retryable is not None else decision.reason
         if retryable is None and outcome != "success":

@@ -28,6 +28,7 @@ from airflow_crm_provider.operators._outcome import (
     summarize,
 )
 from airflow_crm_provider.zoho.errors import (
+    CREDIT_ERRORS,
     RETRYABLE_ERRORS,
     ErrorClass,
     ZohoConnectionError,
@@ -291,6 +292,8 @@ class _IdsRunner:
         in the next round, and once the re-sends are used up it stops the run like a transient
         error, so Airflow ``retries`` apply (as in job mode).
         """
+        if isinstance(err, CREDIT_ERRORS):
+            return self._out_of_credits(err, chunk)
         if not isinstance(err, ZohoCRMError) or isinstance(err, RETRYABLE_ERRORS):
             return self._stop(err, chunk)
         cls = rejection_class(err, self._overrides)
@@ -309,6 +312,13 @@ class _IdsRunner:
         )
         self._ledger.put(round_no, chunk, entries)
         return False
+
+    def _out_of_credits(self, err: ZohoCRMError, chunk: list[str]) -> bool:
+        """Stop the run for want of credits: the chunk was refused (or held back), so ``NOT_SENT``; final."""
+        self.result.merge(chunk, [error_entry(i, NOT_SENT, f"not applied: {err.describe()}") for i in chunk])
+        log.error("Stopping the mass update: %s", err.describe())
+        self.result.request_error = self.result.request_error or err
+        return True
 
     def _stop(self, err: Exception, chunk: list[str]) -> bool:
         """Stop the run on an error a task retry may overcome, saying truly whether Zoho applied the chunk."""

@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ErrorClass, ZohoCRMError, classify
+from airflow_crm_provider.zoho.credits import CALL_KINDS
+from airflow_crm_provider.zoho.errors import (
+    CREDIT_ERRORS,
+    RETRYABLE_ERRORS,
+    ErrorClass,
+    ZohoCRMError,
+    classify,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -78,6 +85,10 @@ class Summary(TypedDict):
     job_id: str | None
     reason: str
     snapshot: SnapshotInfo | None
+    #: calls Zoho answered by kind (``read``, ``mass_update``, ``status``, ``other``), the hook's meter
+    calls: dict[str, int]
+    #: the API credits Zoho last said remain (None: not said, i.e. more than half remain, or no call)
+    credits_remaining: int | None
 
 
 class SnapshotInfo(TypedDict):
@@ -156,6 +167,8 @@ def rejection_class(err: ZohoCRMError, overrides: Mapping[str, ErrorClass] | Non
     """
     if isinstance(err, RETRYABLE_ERRORS):
         return ErrorClass.RETRY
+    if isinstance(err, CREDIT_ERRORS):
+        return ErrorClass.FAIL  # credits come back over 24 hours: whatever the policy says of a 429
     return error_class(err.code, overrides)
 
 
@@ -295,6 +308,8 @@ def summarize(
         "job_id": job_id,
         "reason": "",
         "snapshot": None,
+        "calls": dict.fromkeys(CALL_KINDS, 0),
+        "credits_remaining": None,
     }
 
 

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_crm_provider.operators import _credits
 from airflow_crm_provider.operators._base import ZohoCRMBaseOperator
 from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
 from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
@@ -113,6 +114,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         written, before the first write (ids mode), and push them under the XCom key ``snapshot``
         (``{id: {field: prior value}}``) for
         :class:`~airflow_crm_provider.operators.revert.ZohoCRMRevertMassUpdateOperator`.
+    :param min_credits_remaining: refuse to start, or to send another chunk, when Zoho says fewer of
+        the org's API credits remain (None: no floor). Before the first write one cheap call
+        (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
     """
 
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
@@ -144,6 +148,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         dry_run: bool = False,
         skip_unchanged: bool = False,
         snapshot: bool = False,
+        min_credits_remaining: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(zoho_conn_id=zoho_conn_id, hook_params=hook_params, **kwargs)
@@ -169,6 +174,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         self.is_dry_run = dry_run
         self.skip_unchanged = skip_unchanged
         self.snapshot = snapshot
+        self.min_credits_remaining = min_credits_remaining
 
     def _inputs(self) -> CheckedInputs:
         """Validate the rendered arguments (raises :class:`InputError`)."""
@@ -221,6 +227,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                     "skip_unchanged and snapshot need ids: a custom view job updates records that Zoho "
                     "selects, which cannot be read first"
                 )
+            _credits.check_floor(self.min_credits_remaining)
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         if view is not None:
@@ -244,6 +251,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
             )
             return self._conclude(context, result)
+        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", inputs.ids))
         return self._run_ids(context, hook, inputs)
 
     def _job_settings(self, inputs: CheckedInputs, view: ViewTarget) -> JobSettings:
@@ -268,6 +278,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         hook = self._connected_hook(context, inputs.module, [], self.cvid)
+        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            return self._conclude(context, self._refusal(f"no job was scheduled: {short}", []))
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
@@ -332,8 +345,10 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             sending.max_concurrency,
         )
 
-        def send(chunk: list[str]) -> list[ZohoEntry]:
+        def write(chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
+
+        send = _credits.guarded(write, hook.credits, self.min_credits_remaining)
 
         check = read_back(hook, module=module, data=data, over_write=over_write)
         run = run_ids_mode(

@@ -145,6 +145,32 @@ class EmulatorClient:
         """Remove every seeded refusal."""
         self._call("DELETE", "/refusals")
 
+    def credits(self) -> dict[str, Any]:
+        """Return the org's API credits: ``{"budget", "window", "used", "remaining"}`` (None: unlimited)."""
+        return dict(self._call("GET", "/credits"))
+
+    def set_credits_used(self, used: int) -> dict[str, Any]:
+        """
+        Set the credits used now, as if other integrations of the org had spent them (0 clears them).
+
+        :param used: credits used in the window, all counted as spent now.
+        :return: the credits after the change (see :meth:`credits`).
+        """
+        return dict(self._call("POST", "/credits", {"used": used}))
+
+    def spend_credits(self, credits: int) -> dict[str, Any]:
+        """
+        Spend ``credits`` more now, as another integration of the org would.
+
+        :param credits: how many.
+        :return: the credits after the change (see :meth:`credits`).
+        """
+        return dict(self._call("POST", "/credits", {"spend": credits}))
+
+    def reset_credits(self) -> dict[str, Any]:
+        """Forget every credit used (the budget stays); return the credits (see :meth:`credits`)."""
+        return dict(self._call("POST", "/credits", {"reset": True}))
+
     def seed(
         self,
         module: str = "Leads",
@@ -240,8 +266,8 @@ class EmulatorClient:
         ``mass_update_posts``, ``status_gets``, ``record_gets``, ``records_changed``,
         ``jobs_scheduled``, ``max_in_flight`` (most requests one app had in flight in the org, over
         all its tokens), ``max_heavy_in_flight`` (the same for mass update POSTs), ``answered_429``,
-        ``answered_5xx``, ``dropped_connections``, ``lost_replies``, ``refusals_answered``,
-        ``tokens_evicted``.
+        ``answered_credit_429`` (those because the credits were spent), ``answered_5xx``,
+        ``dropped_connections``, ``lost_replies``, ``refusals_answered``, ``tokens_evicted``.
         """
         return dict(self._call("GET", "/counters"))
 

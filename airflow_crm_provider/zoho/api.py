@@ -12,15 +12,18 @@ from __future__ import annotations
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
+from airflow_crm_provider.zoho.credits import call_kind
 from airflow_crm_provider.zoho.errors import (
     TOKEN_REJECTED_CODES,
     TokenRejected,
     ZohoAuthError,
+    ZohoCreditsExhaustedError,
     ZohoCRMError,
     ZohoRateLimitError,
     ZohoRequestError,
     ZohoServerError,
     ZohoTransientError,
+    is_credit_exhaustion,
 )
 from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted, retrying
 
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
 
     from airflow_crm_provider.zoho.http import Plan, Reply, Retries, Token
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
+
+    #: ``observe(kind, credits_remaining, error)``: see
+    #: :meth:`~airflow_crm_provider.zoho.credits.CreditMeter.observe`.
+    ReplyObserver = Callable[[str, int | None, ZohoCRMError | None], None]
 
 T = TypeVar("T")
 
@@ -99,19 +106,26 @@ def error_for(
     details: dict[str, Any] | None,
     http_status: int | None,
     retry_after: float | None = None,
+    credits_remaining: int | None = None,
 ) -> ZohoCRMError:
     """
     Return the typed error for a Zoho error code (or HTTP status when there is no code).
+
+    A 429 whose message names the daily limit, or whose ``X-API-CREDITS-REMAINING`` reads 0, is
+    :class:`ZohoCreditsExhaustedError` (never retried); any other 429 is a retryable rate limit.
 
     :param code: Zoho's ``code``.
     :param message: Zoho's ``message``.
     :param details: Zoho's ``details``.
     :param http_status: the reply's status.
     :param retry_after: ``Retry-After`` seconds, for rate limits.
+    :param credits_remaining: the reply's ``X-API-CREDITS-REMAINING``, if any.
     """
     kwargs: dict[str, Any] = {"code": code, "details": details, "http_status": http_status}
     status = http_status or 0
     if code == "TOO_MANY_REQUESTS" or (code is None and status == 429):
+        if is_credit_exhaustion(message, credits_remaining):
+            return ZohoCreditsExhaustedError(message or "API credits exhausted", **kwargs)
         return ZohoRateLimitError(message or "too many requests", retry_after=retry_after, **kwargs)
     if code == "INTERNAL_ERROR" or status >= 500:
         return ZohoServerError(message or "Zoho server error", **kwargs)
@@ -147,10 +161,15 @@ def check_reply(reply: Reply) -> Any:
     bare = isinstance(body, dict) and "data" not in body and ("code" in body or "error" in body)
     if bare and (body.get("status") != "success" or reply.status >= 300):
         code, message, details = _error_fields(body)
-        raise error_for(code, message, details, reply.status, reply.retry_after())
+        raise error_for(code, message, details, reply.status, reply.retry_after(), reply.credits_remaining())
     if reply.status >= 300:
         raise error_for(
-            None, f"unexpected HTTP {reply.status} reply", None, reply.status, reply.retry_after()
+            None,
+            f"unexpected HTTP {reply.status} reply",
+            None,
+            reply.status,
+            reply.retry_after(),
+            reply.credits_remaining(),
         )
     if reply.status == 204:
         return None
@@ -237,6 +256,15 @@ def parse_records(body: Any, status: int) -> dict[str, dict[str, Any]]:
     return {str(r["id"]): r for r in entries(body, status) if r.get("id") is not None}
 
 
+def parse_org(body: Any, status: int) -> dict[str, Any]:
+    """Return the org object of a ``GET /org`` reply."""
+    orgs = body.get("org") if isinstance(body, dict) else None
+    if not isinstance(orgs, list) or not orgs or not isinstance(orgs[0], dict):
+        raise ZohoRequestError("Zoho reply has no org[] entry", http_status=status)
+    org: dict[str, Any] = orgs[0]
+    return org
+
+
 def parse_current_user(body: Any, status: int) -> str:
     """Return ``name <email>`` of the ``users?type=CurrentUser`` reply."""
     users = body.get("users") if isinstance(body, dict) else None
@@ -262,6 +290,7 @@ def api_call(
     params: Mapping[str, str] | None = None,
     json: Any = None,
     resendable: bool = True,
+    observe: ReplyObserver | None = None,
 ) -> Plan[T]:
     """
     Plan one CRM API call: token, retries of transient failures, a newer token when one is refused.
@@ -277,7 +306,9 @@ def api_call(
     :param params: query parameters.
     :param json: JSON body.
     :param resendable: whether a request that may have reached Zoho can be sent again.
+    :param observe: sees every reply, with its call kind and the error it became (the credit meter).
     """
+    kind = call_kind(method, path)
     rejected: str | None = None
     cause: ZohoCRMError | None = None
     for _ in range(MAX_TOKEN_REPLAYS + 1):
@@ -294,13 +325,19 @@ def api_call(
         answered: list[bool] = []  # an attempt got a reply that did not refuse the token (a 500, say)
 
         def interpret(reply: Reply, answered: list[bool] = answered) -> T:
+            error: ZohoCRMError | None = None
             try:
                 return parse(check_reply(reply), reply.status)
-            except TokenRejected:
+            except TokenRejected as exc:
+                error = exc
                 raise
-            except ZohoCRMError:
+            except ZohoCRMError as exc:
+                error = exc
                 answered.append(True)
                 raise
+            finally:
+                if observe is not None:
+                    observe(kind, reply.credits_remaining(), error)
 
         try:
             result = yield from retrying(retries, send, interpret)

@@ -155,7 +155,7 @@ class ZohoTransientError(ZohoCRMError):
 
 class ZohoRateLimitError(ZohoTransientError):
     """
-    HTTP 429 ``TOO_MANY_REQUESTS`` (credit or concurrency limit).
+    HTTP 429 ``TOO_MANY_REQUESTS`` of the concurrency limit (spent credits: another class, below).
 
     :param retry_after: seconds the server asked us to wait, if it said.
     """
@@ -163,6 +163,46 @@ class ZohoRateLimitError(ZohoTransientError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
+
+
+class ZohoCreditsExhaustedError(ZohoCRMError):
+    """
+    HTTP 429 because the org's API credits are spent (not the concurrency limit): never retried.
+
+    Credits come back over a rolling 24 hours, so retrying in minutes (or an Airflow retry) cannot
+    help; not a :class:`ZohoTransientError`, and not in :data:`RETRYABLE_ERRORS`.
+    """
+
+    def describe(self) -> str:
+        """Return Zoho's words, then what they mean."""
+        return (
+            f"{super().describe()}: the org's Zoho CRM API credits are spent; they come back over a "
+            "rolling 24 hours, so retrying in minutes cannot help"
+        )
+
+
+class ZohoCreditFloorError(ZohoCRMError):
+    """Fewer API credits remain than the caller's floor (``min_credits_remaining``): nothing more is sent."""
+
+
+#: Words of Zoho's 429 messages that mean the daily credits are spent, as opposed to the concurrency
+#: limit ("Concurrency limit of the user for the app exceeded"): the current "API request limit
+#: exceeded for the past 24 hours", the older "Many requests fired than the allowed limit for the
+#: past 24 hours", and wordings that name a day or credits.
+CREDIT_EXHAUSTION_WORDS = ("24 hours", "24 hrs", "daily", "per day", "credit")
+
+
+def is_credit_exhaustion(message: str | None, credits_remaining: int | None = None) -> bool:
+    """
+    Tell a 429 for spent credits from a concurrency 429 (Zoho gives both one code).
+
+    :param message: Zoho's ``message`` (or ``error_info``) of the 429.
+    :param credits_remaining: the reply's ``X-API-CREDITS-REMAINING``, if it had one: 0 means spent.
+    """
+    if credits_remaining == 0:
+        return True
+    text = (message or "").lower()
+    return any(word in text for word in CREDIT_EXHAUSTION_WORDS)
 
 
 class TokenRejected(ZohoAuthError):
@@ -189,3 +229,6 @@ class ZohoConnectionError(ZohoTransientError):
 #: Errors a task retry may overcome (still failing after the client's own retries, or the token-mint
 #: throttle not yet over): they end the task as retryable, so Airflow ``retries`` apply.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)
+#: Errors that mean the org's API credits are spent, or below the caller's floor: a run stops at once,
+#: fails, and is neither retried by Airflow nor re-sent in the task (credits come back over 24 hours).
+CREDIT_ERRORS: tuple[type[ZohoCRMError], ...] = (ZohoCreditsExhaustedError, ZohoCreditFloorError)

@@ -20,6 +20,7 @@ from functools import cache
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from airflow_crm_provider.zoho.credits import CREDITS_HEADER, parse_credits
 from airflow_crm_provider.zoho.errors import (
     ZohoConnectionError,
     ZohoCRMError,
@@ -138,6 +139,10 @@ class Reply:
             return json.loads(self.text) if self.text.strip() else None
         except (ValueError, RecursionError):  # not JSON, or nested past any reply Zoho sends
             return None
+
+    def credits_remaining(self) -> int | None:
+        """Return the ``X-API-CREDITS-REMAINING`` header as a number, if present and well-formed."""
+        return parse_credits(self.headers.get(CREDITS_HEADER))
 
     def retry_after(self) -> float | None:
         """Return the ``Retry-After`` header in seconds (number or HTTP date), if present."""

@@ -1,4 +1,4 @@
-"""The admin API under ``/__emulator__/`` (no auth): reset, settings, seeding, state, log, counters."""
+"""The admin API under ``/__emulator__/`` (no auth): reset, settings, credits, seeding, state, log."""
 
 from __future__ import annotations
 
@@ -181,6 +181,37 @@ async def refusals(request: Request, state: EmulatorState) -> Any:
     return list(state.refusals)
 
 
+def _credit_count(payload: dict[str, Any], name: str) -> int | None:
+    value = payload.get(name)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise AdminError(f"{name} must be an integer >= 0, got {value!r}")
+    return value
+
+
+async def credits(request: Request, state: EmulatorState) -> Any:
+    """
+    Read (GET) or spend (POST) the org's API credits, as other integrations of the org would.
+
+    POST body, one of: ``{"used": N}`` (the credits used now, replacing the window's history),
+    ``{"spend": N}`` (N more used now), ``{"reset": true}`` (none used). Returns
+    ``{"budget", "window", "used", "remaining"}``.
+    """
+    now = time.time()
+    if request.method == "POST":
+        payload = await _payload(request)
+        unknown = sorted(set(payload) - {"used", "spend", "reset"})
+        if unknown or len(payload) != 1:
+            raise AdminError(f"give exactly one of used, spend, reset; got {sorted(payload)}")
+        used, spend = _credit_count(payload, "used"), _credit_count(payload, "spend")
+        if "reset" in payload and payload["reset"] is not True:
+            raise AdminError(f"reset must be true, got {payload['reset']!r}")
+        if spend is not None:
+            state.credits.spend(now, spend)
+        else:
+            state.credits.set_used(now, used or 0)
+    return state.credits.as_dict(state.config, now)
+
+
 async def seed(request: Request, state: EmulatorState) -> Any:
     """Create or change records, states, custom views and territories; returns ``{"ids": [...]}``."""
     payload = await _payload(request)
@@ -278,6 +309,7 @@ def routes() -> list[Route]:
         ("/tokens", issue_token, ["POST"]),
         ("/refresh_tokens", refresh_token, ["POST"]),
         ("/refusals", refusals, ["GET", "POST", "DELETE"]),
+        ("/credits", credits, ["GET", "POST"]),
         ("/seed", seed, ["POST"]),
         ("/fields", fields, ["POST"]),
         ("/records/{module}", records, ["GET"]),

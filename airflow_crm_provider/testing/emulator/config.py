@@ -29,6 +29,8 @@ _KINDS: dict[str, str] = {
     "mint_window": "seconds",
     "seed": "optional_int",
     "log_limit": "count",
+    "credit_budget": "optional_count",
+    "credit_window": "positive_seconds",
 }
 
 ERROR_SHAPES = ("seed", "documented")
@@ -80,6 +82,10 @@ class EmulatorConfig:
     :param mint_window: seconds of the mint throttle window (Zoho: 10 per 600 s).
     :param seed: seed of the random generator behind jitter and fault rates (None: unseeded).
     :param log_limit: requests kept in the request log (oldest dropped first).
+    :param credit_budget: API credits the org may use per ``credit_window`` (every authenticated CRM
+        request costs 1, shared by all apps of the org); past it, 429 TOO_MANY_REQUESTS with
+        :data:`~.faults.CREDITS_MESSAGE`. None: unlimited, and no ``X-API-CREDITS-REMAINING``.
+    :param credit_window: seconds of the rolling credit window (Zoho: 24 hours).
     """
 
     token_ttl: float = 3600.0
@@ -103,6 +109,8 @@ class EmulatorConfig:
     mint_window: float = 600.0
     seed: int | None = None
     log_limit: int = 10_000
+    credit_budget: int | None = None
+    credit_window: float = 86400.0
 
     def updated(self, changes: dict[str, Any] | None) -> EmulatorConfig:
         """
@@ -141,6 +149,8 @@ def _check(name: str, value: Any) -> str | None:
         return None
     if kind in ("seconds", "optional_seconds") and not (is_number and value >= 0):
         return f"{name} must be a number of seconds >= 0, got {value!r}"
+    if kind == "positive_seconds" and not (is_number and value > 0):
+        return f"{name} must be a number of seconds > 0, got {value!r}"
     if kind == "probability" and not (is_number and 0 <= value <= 1):
         return f"{name} must be a probability between 0 and 1, got {value!r}"
     if kind == "edition" and value not in EDITION_CONCURRENCY:

@@ -1,7 +1,8 @@
 """
 The ``/crm/`` front door.
 
-Routing, faults, authentication, scopes, the org's concurrency limits, seeded refusals, then the handler.
+Routing, faults, authentication, the org's credits, scopes, the org's concurrency limits, seeded
+refusals, then the handler; every reply carries ``X-API-CREDITS-REMAINING`` once half the credits are used.
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ async def crm_endpoint(request: Request) -> Response | None:
     _count(state, route, request.method)
     response = await _answer(request, state, route, entry["body"])
     entry["status"] = None if response is None else response.status_code
+    if response is not None:
+        state.credits.stamp(state.config, time.time(), response)
     return response
 
 
@@ -107,7 +110,7 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
             return None
         return bare_error("INTERNAL_ERROR", "cannot drop connections under this server", 500)
     if fault == "429":
-        return faults.too_many_requests(state, faults.CREDITS_MESSAGE)
+        return faults.too_many_requests(state, faults.CONCURRENCY_MESSAGE)
     if fault == "5xx":
         return faults.internal_error(state)
     if route is None:
@@ -125,6 +128,9 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
     token = _authenticate(request, state)
     if not isinstance(token, AccessToken):
         return token
+    if not state.credits.admit(state.config, time.time()):
+        state.counters.answered_credit_429 += 1
+        return faults.too_many_requests(state, faults.CREDITS_MESSAGE)
     if not covers(token.scopes, route.scope(method)):
         return bare_error(*refusals.SCOPE_MISMATCH, headers=AUTH_HEADERS)
     heavy = route.kind == "mass_update" and method == "POST"

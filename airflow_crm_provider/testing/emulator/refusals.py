@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_crm_provider.testing.emulator.faults import CONCURRENCY_MESSAGE
 from airflow_crm_provider.testing.emulator.responses import (
     AUTH_HEADERS,
     METHOD_HEADERS,
@@ -45,7 +46,8 @@ CATALOGUE: dict[str, tuple[int, str, dict[str, Any]]] = {
     "ALREADY_SCHEDULED": (202, "Already a Mass Action scheduler is running for the given cvid", {}),
     "FEATURE_NOT_SUPPORTED": (403, "Scheduled Mass Operation feature is not available in your edition", {}),
     "INTERNAL_ERROR": (500, "Internal server error occurred.", {}),
-    "TOO_MANY_REQUESTS": (429, "API request limit exceeded for the past 24 hours", {}),
+    # the transient (concurrency) 429; the credit 429 comes from the ``credit_budget`` setting
+    "TOO_MANY_REQUESTS": (429, CONCURRENCY_MESSAGE, {}),
 }
 #: Codes a gateway answers as a bare object whatever ``error_shape`` says (auth, URL, method, 5xx, 429).
 ALWAYS_BARE = frozenset(

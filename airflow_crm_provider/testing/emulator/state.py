@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from airflow_crm_provider.testing.emulator.config import EmulatorConfig
+from airflow_crm_provider.testing.emulator.credits import CreditBook
 from airflow_crm_provider.testing.emulator.jobs import JobBook
 from airflow_crm_provider.testing.emulator.store import RecordStore, zoho_time
 from airflow_crm_provider.testing.emulator.tokens import TokenRegistry
@@ -32,6 +33,8 @@ class Counters:
     #: the most heavy requests (mass update POSTs) one app had in flight at once
     max_heavy_in_flight: int = 0
     answered_429: int = 0
+    #: of those, 429s because the org's API credits were spent (``credit_budget``)
+    answered_credit_429: int = 0
     answered_5xx: int = 0
     dropped_connections: int = 0
     lost_replies: int = 0
@@ -43,7 +46,7 @@ class Counters:
 
 class EmulatorState:
     """
-    Settings, records, tokens, jobs, request log and counters of one emulator.
+    Settings, records, tokens, jobs, credits, request log and counters of one emulator.
 
     All access happens on the server's event loop, so no locking is needed.
 
@@ -75,6 +78,8 @@ class EmulatorState:
         self.in_flight: dict[tuple[str, str], int] = {}
         #: request-level refusals seeded through the admin API (see :mod:`.refusals`)
         self.refusals: list[dict[str, Any]] = []
+        #: the org's API credits over the rolling window (one org: one book, shared by every app)
+        self.credits = CreditBook()
 
     def configure(self, changes: dict[str, Any]) -> None:
         """
