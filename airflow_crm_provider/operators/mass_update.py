@@ -336,6 +336,11 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 self.log.info("%d record(s) already hold the value(s) and are not sent", len(unchanged))
             if self.snapshot:
                 snapshot = prior.snapshot(to_send)
+                if not state.enabled and getattr(context["ti"], "try_number", 1) > 1:
+                    self.log.warning(
+                        "snapshot of a retry without task_state_store: records an earlier try wrote "
+                        "are read with their new value, so a revert leaves them as they are"
+                    )
         self.log.info(
             "Mass update of %d %s record(s), fields %s: chunks of up to %d ids, %d call(s) at a time",
             len(to_send),

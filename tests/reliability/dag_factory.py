@@ -37,8 +37,10 @@ class KillableMassUpdate(LeadsMassUpdateOperator):
     """
     The public operator, killed with SIGKILL at a chosen instant of its own end (``kill_at``).
 
-    ``records_push``: as the ``records`` XCom is pushed (before it is stored); ``after_execute``:
-    once ``execute`` returned, before Airflow records the task's success. Only try 1 is killed.
+    ``first_write``: as the first mass update is about to be sent (what a run reads first, for
+    ``snapshot`` or ``skip_unchanged``, is kept by then); ``records_push``: as the ``records`` XCom
+    is pushed (before it is stored); ``after_execute``: once ``execute`` returned, before Airflow
+    records the task's success. Only try 1 is killed.
     """
 
     def __init__(self, *, kill_at: str | None = None, **kwargs: Any) -> None:
@@ -59,6 +61,8 @@ class KillableMassUpdate(LeadsMassUpdateOperator):
                 real_push(self, key, value, **kwargs)
 
             runtime_ti.xcom_push = push
+        if self.kill_at == "first_write" and first_try:
+            type(self.hook).mass_update = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
         result = super().execute(context)
         if self.kill_at == "after_execute" and first_try:
             os.kill(os.getpid(), signal.SIGKILL)
