@@ -9,6 +9,7 @@ so a retry after a crash reuses the first try's reading instead of reading what 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,33 +63,68 @@ class PriorValues:
 
 
 def read_prior(
-    hook: ZohoCRMHook, module: str, ids: Sequence[str], fields: Sequence[str], ledger: PriorLedger
+    hook: ZohoCRMHook,
+    module: str,
+    ids: Sequence[str],
+    fields: Sequence[str],
+    ledger: PriorLedger,
+    *,
+    max_concurrency: int = 1,
 ) -> PriorValues:
     """
     Read the target fields of every id, reusing pieces an earlier try of the task read.
+
+    Pieces of 500 ids are read side by side, at most ``max_concurrency`` at a time, and each is kept
+    in the ledger as it completes (from this thread only).
 
     :param hook: the Zoho CRM hook.
     :param module: Zoho module API name.
     :param ids: unique record ids, in input order.
     :param fields: the field API names the run writes.
     :param ledger: where pieces are kept for a retry.
-    :raises Exception: whatever reading raised; pieces read before it are kept.
+    :param max_concurrency: pieces read at once.
+    :raises Exception: the first error reading raised, once the pieces read by then are kept.
     """
+
+    def read(piece: list[str]) -> tuple[dict[str, dict[str, Any] | None], int]:
+        got: dict[str, dict[str, Any] | None] = dict.fromkeys(piece)
+        reads = 0
+        for _, found in hook.iter_records(module, piece, fields):
+            reads += 1
+            got.update({i: {name: record.get(name) for name in fields} for i, record in found.items()})
+        return got, reads
+
+    pieces = [list(ids[i : i + MAX_MASS_UPDATE_IDS]) for i in range(0, len(ids), MAX_MASS_UPDATE_IDS)]
+    readings: dict[int, dict[str, dict[str, Any] | None]] = {}
+    for n, piece in enumerate(pieces):
+        stored = ledger.get(piece)
+        if stored is not None:
+            readings[n] = stored
+    reused = sum(len(pieces[n]) for n in readings)
+    todo = [n for n in range(len(pieces)) if n not in readings]
     prior = PriorValues()
-    reused = 0
-    for start in range(0, len(ids), MAX_MASS_UPDATE_IDS):
-        piece = list(ids[start : start + MAX_MASS_UPDATE_IDS])
-        got = ledger.get(piece)
-        if got is None:
-            got = dict.fromkeys(piece)
-            for _, found in hook.iter_records(module, piece, fields):
-                prior.reads += 1
-                got.update({i: {name: record.get(name) for name in fields} for i, record in found.items()})
-            ledger.put(piece, got)
-        else:
-            reused += len(piece)
+    error: BaseException | None = None
+    if todo:
+        with ThreadPoolExecutor(
+            max_workers=min(max_concurrency, len(todo)), thread_name_prefix="zoho-read-first"
+        ) as pool:
+            futures = {pool.submit(read, pieces[n]): n for n in todo}
+            for future in as_completed(futures):
+                try:
+                    got, reads = future.result()
+                except Exception as err:  # keep what completed, start nothing more, then raise
+                    error = error or err
+                    for pending in futures:
+                        pending.cancel()
+                    continue
+                n = futures[future]
+                readings[n], prior.reads = got, prior.reads + reads
+                ledger.put(pieces[n], got)
+    if error is not None:
+        raise error
+    for n, piece in enumerate(pieces):
         for record_id in piece:
-            values = got.get(record_id)
+            values = readings[n].get(record_id)
             if values is None:
                 prior.missing.append(record_id)
             else:

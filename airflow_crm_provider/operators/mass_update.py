@@ -325,7 +325,14 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         if self.skip_unchanged or self.snapshot:
             fields = list(data)
             try:
-                prior = read_prior(hook, module, ids, fields, PriorLedger(state, run_key))
+                prior = read_prior(
+                    hook,
+                    module,
+                    ids,
+                    fields,
+                    PriorLedger(state, run_key),
+                    max_concurrency=inputs.sending.max_concurrency,
+                )
             except Exception as err:  # nothing was written: every id is NOT_SENT
                 reason, retryable = read_failure(err)
                 return self._conclude(context, self._refusal(reason, ids, retryable=retryable))

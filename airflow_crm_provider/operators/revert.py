@@ -135,7 +135,14 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         state = self._task_state(context, "a retry of this task reads and restores every record again")
         run_key = fingerprint("revert", module, source.data, source.over_write)
         try:
-            current = read_prior(hook, module, ids, fields, PriorLedger(state, run_key))
+            current = read_prior(
+                hook,
+                module,
+                ids,
+                fields,
+                PriorLedger(state, run_key),
+                max_concurrency=inputs.sending.max_concurrency,
+            )
         except Exception as err:
             reason, retryable = read_failure(err)
             return self._conclude(context, self._refusal(reason, ids, retryable=retryable))

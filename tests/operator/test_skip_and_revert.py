@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
@@ -343,3 +345,33 @@ def test_the_mapped_source_is_pulled_by_map_index(emulator):
     )
 
     assert ("update", "snapshot", 3) in context["ti"].pulls
+
+
+def test_a_retry_after_a_failed_reading_reads_only_the_pieces_not_kept(emulator, monkeypatch):
+    ids = emulator.seed(count=1500, fields={"Lead_Status": "Junk Lead"})
+    store = FakeTaskStateStore()
+    op = forward(ids, skip_unchanged=True, max_concurrency=1)
+    real = type(op.hook).iter_records
+
+    def fail_on_the_second_piece(self, module, piece, fields):
+        if piece[0] == ids[500]:
+            raise ZohoConnectionError("network down", maybe_delivered=False)
+        return real(self, module, piece, fields)
+
+    monkeypatch.setattr(type(op.hook), "iter_records", fail_on_the_second_piece)
+    first = run_task(op, make_context(store))
+    assert first.state == "up_for_retry"
+    assert mass_update_posts(emulator) == []
+    monkeypatch.setattr(type(op.hook), "iter_records", real)
+    reads = len([e for e in crm_requests(emulator) if e["method"] == "GET"])
+    kept = sum(len(v["ids"]) for v in map(json.loads, store.rows.values()) if "values" in v)
+    assert kept in (500, 1000)  # the first piece, and the third if it started before the failure
+
+    second = run_task(forward(ids, skip_unchanged=True, max_concurrency=4), make_context(store))
+
+    assert second.state == "success"
+    assert second.summary["unchanged"] == 1500
+    assert mass_update_posts(emulator) == []
+    # only the ids not kept are read again, 100 per read
+    assert len([e for e in crm_requests(emulator) if e["method"] == "GET"]) - reads == (1500 - kept) // 100
+    assert second.summary["calls"]["read"] == (1500 - kept) // 100
