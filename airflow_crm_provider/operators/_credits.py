@@ -9,7 +9,7 @@ credits are used, so a meter that knows nothing after one call means more than h
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from airflow_crm_provider.operators._inputs import InputError
 from airflow_crm_provider.zoho.errors import ZohoCreditFloorError, ZohoCreditsExhaustedError, ZohoCRMError
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def check_floor(value: Any) -> int | None:
@@ -91,11 +92,9 @@ def floor_at_start(hook: ZohoCRMHook, floor: int | None) -> str | None:
     return reason
 
 
-def guarded(
-    send: Callable[[list[str]], T], meter: CreditMeter, floor: int | None
-) -> Callable[[list[str]], T]:
+def guarded(send: Callable[P, T], meter: CreditMeter, floor: int | None) -> Callable[P, T]:
     """
-    Wrap an ids-mode ``send(chunk)`` so that a chunk is not sent once the credits are below ``floor``.
+    Wrap a write (``send(chunk)``) so that nothing more is sent once the credits are below ``floor``.
 
     :param send: the hook's mass update of one chunk.
     :param meter: the hook's credit meter.
@@ -105,10 +104,10 @@ def guarded(
     if floor is None:
         return send
 
-    def send_above_floor(chunk: list[str]) -> T:
+    def send_above_floor(*args: P.args, **kwargs: P.kwargs) -> T:
         reason = below_floor(meter, floor)
         if reason is not None:
             raise ZohoCreditFloorError(reason)
-        return send(chunk)
+        return send(*args, **kwargs)
 
     return send_above_floor

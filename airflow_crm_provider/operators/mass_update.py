@@ -2,7 +2,7 @@
 Operators that set one field to one value on many Zoho CRM records, reporting every record.
 
 It renders and validates the inputs, hands them to a runner (ids mode, job mode, dry run) that knows
-nothing of Airflow, then concludes (:class:`~airflow_crm_provider.operators._base.ZohoCRMBaseOperator`)
+nothing of Airflow, then concludes (:class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`)
 with the :class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back.
 """
 
@@ -13,13 +13,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators import _credits
-from airflow_crm_provider.operators._base import ZohoCRMBaseOperator
 from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
 from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
 from airflow_crm_provider.operators._inputs import (
     CheckedInputs,
     InputError,
-    check_inputs,
     requested_ids,
 )
 from airflow_crm_provider.operators._job_inputs import (
@@ -39,8 +37,8 @@ from airflow_crm_provider.operators._outcome import (
 )
 from airflow_crm_provider.operators._prior import read_failure, read_prior, unchanged_entry
 from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, PriorLedger, fingerprint
+from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.version_compat import conf
-from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -81,21 +79,6 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         Python list or ids separated by commas, semicolons, spaces or newlines. Duplicates are
         dropped. Templated.
     :param over_write: multi-select picklists: replace (``True``) or append to (``False``) the values.
-    :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
-    :param batch_size: ids per call, at most 500.
-    :param max_concurrency: calls in flight at once (default 4, below the smallest edition's 5), at most
-        10 (Zoho's pool for heavy calls). To bound calls across tasks and mapped task instances, use an
-        Airflow pool sized in calls and ``pool_slots=max_concurrency``.
-    :param error_policy: per-code classes overriding the defaults, e.g. ``{"NOT_APPROVED": "fail"}``
-        (classes: ``fail``, ``soft``, ``retry``, ``ignore``).
-    :param max_failed_records: failed records tolerated before the task fails.
-    :param max_skipped_ratio: share of skipped records (0..1) above which the task is skipped.
-    :param soft_fail: skip the task when nothing was updated or too many records were skipped;
-        ``False`` fails it instead.
-    :param locked_retries: re-sends of ``RECORD_LOCKED`` (retry-class) records before they count as skipped.
-    :param locked_retry_delay: first wait before such a re-send, in seconds (doubles, with jitter).
-    :param hook_params: extra ``ZohoCRMHook`` arguments (``max_attempts``, ``max_retry_wait``,
-        ``backoff_base``).
     :param cvid: custom view whose records a Zoho job updates (job mode; not with ``ids``). Templated.
     :param territory_id: only the view's records in this territory (needs ``cvid``). Templated.
     :param include_child: with ``territory_id``, also its child territories.
@@ -114,9 +97,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         written, before the first write (ids mode), and push them under the XCom key ``snapshot``
         (``{id: {field: prior value}}``) for
         :class:`~airflow_crm_provider.operators.revert.ZohoCRMRevertMassUpdateOperator`.
-    :param min_credits_remaining: refuse to start, or to send another chunk, when Zoho says fewer of
-        the org's API credits remain (None: no floor). Before the first write one cheap call
-        (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
+
+    Also takes the arguments of :class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`:
+    the connection, how ids are sent, the error policy, thresholds and the credit floor.
     """
 
     template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
@@ -129,16 +112,6 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         data: dict[str, Any] | str,
         ids: Sequence[str | int] | str | None = None,
         over_write: bool = False,
-        zoho_conn_id: str = "zoho_crm_default",
-        batch_size: int = MAX_MASS_UPDATE_IDS,
-        max_concurrency: int = 4,
-        error_policy: dict[str, str] | None = None,
-        max_failed_records: int = 0,
-        max_skipped_ratio: float = 1.0,
-        soft_fail: bool = True,
-        locked_retries: int = 3,
-        locked_retry_delay: float = 5.0,
-        hook_params: dict[str, Any] | None = None,
         cvid: str | int | None = None,
         territory_id: str | int | None = None,
         include_child: bool = False,
@@ -148,22 +121,13 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         dry_run: bool = False,
         skip_unchanged: bool = False,
         snapshot: bool = False,
-        min_credits_remaining: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(zoho_conn_id=zoho_conn_id, hook_params=hook_params, **kwargs)
+        super().__init__(**kwargs)
         self.module = module
         self.data = data
         self.ids = ids
         self.over_write = over_write
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.error_policy = error_policy
-        self.max_failed_records = max_failed_records
-        self.max_skipped_ratio = max_skipped_ratio
-        self.soft_fail = soft_fail
-        self.locked_retries = locked_retries
-        self.locked_retry_delay = locked_retry_delay
         self.cvid = cvid
         self.territory_id = territory_id
         self.include_child = include_child
@@ -174,23 +138,10 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         self.is_dry_run = dry_run
         self.skip_unchanged = skip_unchanged
         self.snapshot = snapshot
-        self.min_credits_remaining = min_credits_remaining
 
     def _inputs(self) -> CheckedInputs:
         """Validate the rendered arguments (raises :class:`InputError`)."""
-        return check_inputs(
-            module=self.module,
-            data=self.data,
-            ids=self.ids,
-            error_policy=self.error_policy,
-            max_failed_records=self.max_failed_records,
-            max_skipped_ratio=self.max_skipped_ratio,
-            soft_fail=self.soft_fail,
-            batch_size=self.batch_size,
-            max_concurrency=self.max_concurrency,
-            locked_retries=self.locked_retries,
-            locked_retry_delay=self.locked_retry_delay,
-        )
+        return self._check_inputs(module=self.module, data=self.data, ids=self.ids)
 
     def _mode(self) -> Mode:
         """Return the summary's ``mode`` from the arguments, before or without validation."""
@@ -227,7 +178,6 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                     "skip_unchanged and snapshot need ids: a custom view job updates records that Zoho "
                     "selects, which cannot be read first"
                 )
-            _credits.check_floor(self.min_credits_remaining)
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         if view is not None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._base import ZohoCRMBaseOperator
+from airflow_crm_provider.operators import _credits
 from airflow_crm_provider.operators._dry_run import read_back
-from airflow_crm_provider.operators._inputs import InputError, check_inputs, check_module
+from airflow_crm_provider.operators._inputs import InputError, check_module
 from airflow_crm_provider.operators._prior import read_failure, read_prior
 from airflow_crm_provider.operators._revert import RevertSource, plan_revert, revert_result, run_revert
 from airflow_crm_provider.operators._task_state import ChunkLedger, PriorLedger, fingerprint
-from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
+from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,16 +38,9 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
     :param source_map_index: its map index, if it is a mapped task.
     :param module: the module, if given checked against the source's (default: the source's).
     :param force: also restore records changed since the run (and try those no longer found).
-    :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
-    :param batch_size: ids per call, at most 500.
-    :param max_concurrency: calls in flight at once, across all prior values (at most 10).
-    :param error_policy: per-code classes overriding the defaults, e.g. ``{"CHANGED_SINCE": "fail"}``.
-    :param max_failed_records: failed records tolerated before the task fails.
-    :param max_skipped_ratio: share of skipped records (0..1) above which the task is skipped.
-    :param soft_fail: skip the task when nothing was restored or too many were skipped; ``False`` fails it.
-    :param locked_retries: re-sends of ``RECORD_LOCKED`` records before they count as skipped.
-    :param locked_retry_delay: first wait before such a re-send, in seconds.
-    :param hook_params: extra ``ZohoCRMHook`` arguments.
+
+    Also takes the arguments of :class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`:
+    the connection, how ids are sent, the error policy, thresholds and the credit floor.
     """
 
     template_fields: Sequence[str] = ("source_task_id", "zoho_conn_id")
@@ -60,31 +53,13 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         source_map_index: int | None = None,
         module: str | None = None,
         force: bool = False,
-        zoho_conn_id: str = "zoho_crm_default",
-        batch_size: int = MAX_MASS_UPDATE_IDS,
-        max_concurrency: int = 4,
-        error_policy: dict[str, str] | None = None,
-        max_failed_records: int = 0,
-        max_skipped_ratio: float = 1.0,
-        soft_fail: bool = True,
-        locked_retries: int = 3,
-        locked_retry_delay: float = 5.0,
-        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(zoho_conn_id=zoho_conn_id, hook_params=hook_params, **kwargs)
+        super().__init__(**kwargs)
         self.source_task_id = source_task_id
         self.source_map_index = source_map_index
         self.module = module
         self.force = force
-        self.batch_size = batch_size
-        self.max_concurrency = max_concurrency
-        self.error_policy = error_policy
-        self.max_failed_records = max_failed_records
-        self.max_skipped_ratio = max_skipped_ratio
-        self.soft_fail = soft_fail
-        self.locked_retries = locked_retries
-        self.locked_retry_delay = locked_retry_delay
         self._source: RevertSource | None = None
 
     def _mode(self) -> Mode:
@@ -115,23 +90,14 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
                 raise InputError(
                     f"module is {self.module!r} but {self.source_task_id!r} wrote {source.module!r}"
                 )
-            inputs = check_inputs(
-                module=source.module,
-                data=source.data,
-                ids=list(source.prior),
-                error_policy=self.error_policy,
-                max_failed_records=self.max_failed_records,
-                max_skipped_ratio=self.max_skipped_ratio,
-                soft_fail=self.soft_fail,
-                batch_size=self.batch_size,
-                max_concurrency=self.max_concurrency,
-                locked_retries=self.locked_retries,
-                locked_retry_delay=self.locked_retry_delay,
-            )
+            inputs = self._check_inputs(module=source.module, data=source.data, ids=list(source.prior))
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         module, ids, fields = source.module, inputs.ids, list(source.data)
         hook = self._connected_hook(context, module, ids)
+        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", ids))
         state = self._task_state(context, "a retry of this task reads and restores every record again")
         run_key = fingerprint("revert", module, source.data, source.over_write)
         try:
@@ -157,8 +123,14 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             len(plan.left),
         )
 
-        def send(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
+        def write(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, values, ids=chunk, over_write=True)
+
+        def send(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
+            restore = _credits.guarded(
+                lambda ids: write(values, ids), hook.credits, self.min_credits_remaining
+            )
+            return restore(chunk)
 
         runs = run_revert(
             plan,

@@ -375,3 +375,20 @@ def test_a_retry_after_a_failed_reading_reads_only_the_pieces_not_kept(emulator,
     # only the ids not kept are read again, 100 per read
     assert len([e for e in crm_requests(emulator) if e["method"] == "GET"]) - reads == (1500 - kept) // 100
     assert second.summary["calls"]["read"] == (1500 - kept) // 100
+
+
+def test_the_revert_keeps_the_credit_floor(emulator):
+    ids = emulator.seed(count=3, fields={"Lead_Status": "Contacted"})
+    out = run_task(forward(ids))
+    emulator.configure(credit_budget=1_000)
+    emulator.set_credits_used(900)  # other integrations spent them: 100 left, Zoho now says so
+    posts = len(mass_update_posts(emulator))
+
+    back = run_task(revert(min_credits_remaining=200), revert_context(out))
+
+    assert back.state == "failed"
+    assert len(mass_update_posts(emulator)) == posts
+    assert "fewer than min_credits_remaining=200" in back.summary["reason"]
+    assert {r["code"] for r in back.records} == {"NOT_SENT"}
+    assert back.summary["credits_remaining"] is not None
+    assert back.summary["credits_remaining"] < 200

@@ -77,7 +77,7 @@ def test_only_the_operator_modules_touch_the_task_context():
         if "Context" in {n.rsplit(".", 1)[-1] for n in imports(path) if n.startswith("airflow")}
     )
     assert touching == [
-        "airflow_crm_provider.operators._base",
+        "airflow_crm_provider.operators.base",
         "airflow_crm_provider.operators.mass_update",
         "airflow_crm_provider.operators.revert",
     ]

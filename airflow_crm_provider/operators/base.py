@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_crm_provider.operators._credits import check_floor
+from airflow_crm_provider.operators._inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.operators._outcome import (
     Decision,
     RunResult,
@@ -26,6 +28,7 @@ from airflow_crm_provider.operators._outcome import (
 from airflow_crm_provider.operators._task_state import TaskState
 from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
+from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -42,6 +45,21 @@ class ZohoCRMBaseOperator(BaseOperator):
     Base of the operators that write to Zoho CRM and report every record.
 
     :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
+    :param batch_size: ids per call, at most 500.
+    :param max_concurrency: calls in flight at once (default 4, below the smallest edition's 5), at most
+        10 (Zoho's pool for heavy calls). To bound calls across tasks and mapped task instances, use an
+        Airflow pool sized in calls and ``pool_slots=max_concurrency``.
+    :param error_policy: per-code classes overriding the defaults, e.g. ``{"NOT_APPROVED": "fail"}``
+        (classes: ``fail``, ``soft``, ``retry``, ``ignore``).
+    :param max_failed_records: failed records tolerated before the task fails.
+    :param max_skipped_ratio: share of skipped records (0..1) above which the task is skipped.
+    :param soft_fail: skip the task when nothing was updated or too many records were skipped;
+        ``False`` fails it instead.
+    :param locked_retries: re-sends of ``RECORD_LOCKED`` (retry-class) records before they count as skipped.
+    :param locked_retry_delay: first wait before such a re-send, in seconds (doubles, with jitter).
+    :param min_credits_remaining: refuse to start, or to send another chunk, when Zoho says fewer of
+        the org's API credits remain (None: no floor). Before the first write one cheap call
+        (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
     :param hook_params: extra ``ZohoCRMHook`` arguments (``max_attempts``, ``max_retry_wait``,
         ``backoff_base``).
     """
@@ -55,11 +73,29 @@ class ZohoCRMBaseOperator(BaseOperator):
         self,
         *,
         zoho_conn_id: str = "zoho_crm_default",
+        batch_size: int = MAX_MASS_UPDATE_IDS,
+        max_concurrency: int = 4,
+        error_policy: dict[str, str] | None = None,
+        max_failed_records: int = 0,
+        max_skipped_ratio: float = 1.0,
+        soft_fail: bool = True,
+        locked_retries: int = 3,
+        locked_retry_delay: float = 5.0,
+        min_credits_remaining: int | None = None,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.zoho_conn_id = zoho_conn_id
+        self.batch_size = batch_size
+        self.max_concurrency = max_concurrency
+        self.error_policy = error_policy
+        self.max_failed_records = max_failed_records
+        self.max_skipped_ratio = max_skipped_ratio
+        self.soft_fail = soft_fail
+        self.locked_retries = locked_retries
+        self.locked_retry_delay = locked_retry_delay
+        self.min_credits_remaining = min_credits_remaining
         self.hook_params = hook_params or {}
 
     @cached_property
@@ -80,6 +116,23 @@ class ZohoCRMBaseOperator(BaseOperator):
     def _requested_ids(self) -> list[str]:
         """Return the ids a refusal reports, before (or without) validation."""
         raise NotImplementedError
+
+    def _check_inputs(self, *, module: Any, data: Any, ids: Any) -> CheckedInputs:
+        """Validate what the run writes and how it sends (raises :class:`InputError`)."""
+        check_floor(self.min_credits_remaining)
+        return check_inputs(
+            module=module,
+            data=data,
+            ids=ids,
+            error_policy=self.error_policy,
+            max_failed_records=self.max_failed_records,
+            max_skipped_ratio=self.max_skipped_ratio,
+            soft_fail=self.soft_fail,
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+            locked_retries=self.locked_retries,
+            locked_retry_delay=self.locked_retry_delay,
+        )
 
     def _task_state(self, context: Context, without: str) -> TaskState:
         """Return this task instance's state across tries, saying what a retry does without one."""
