@@ -2,9 +2,9 @@
 Client CPU per record, calls per run, ``records`` XCom size and peak memory of an ids-mode run,
 against a server that costs (almost) nothing per call and against the emulator, up to 50,000 ids.
 
-Each run is a fresh process (so its peak RSS is the task's): it starts the server, runs the operator
-once to warm up, then once measured. Client CPU is the process's CPU time (every thread; the server
-is another process) over the records. The *bound* is the time of the fewest possible calls,
+Each case is a fresh process (so its peak RSS is the task's): it starts the server, runs the operator
+once to warm up, then :data:`REPEATS` times measured. Client CPU is the process's CPU time (every
+thread; the server is another process) over the records. The *bound* is the time of the fewest possible calls,
 ``ceil(N/500)``, at that concurrency with the server's latency and nothing else; the *naive way*
 (one id per call) needs ``N`` calls, so at best ``ceil(N/in_flight)`` latencies. *Bare loop* is the
 least CPU any client spends on the same calls: ``requests`` posts and ``json.loads``, nothing else.
@@ -19,6 +19,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,8 @@ from benchmarks._support import PushedXComs, print_table
 LATENCY = 0.05
 RESULTS = Path(__file__).parent / "results"
 #: (server, ids, calls in flight)
+#: Measured runs per case (after a warm-up): CPU and wall time are their medians.
+REPEATS = 3
 CASES = [("fake", 10_000, 4), ("fake", 50_000, 10), ("emulator", 10_000, 4), ("emulator", 50_000, 10)]
 
 
@@ -111,19 +114,24 @@ def measure(server_kind: str, records: int, in_flight: int) -> dict[str, Any]:
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     try:
         run()  # warm-up (token, connections, imports)
-        calls_before = count_calls()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        cpu, wall = time.process_time(), time.perf_counter()
-        ti = run()
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-        calls = count_calls() - calls_before
+        cpus, walls, calls, ti = [], [], 0, PushedXComs()
+        for _ in range(REPEATS):
+            ti.pushed.clear()  # the last run's records go before this run's come
+            calls_before = count_calls()
+            cpu, wall = time.process_time(), time.perf_counter()
+            ti = run()
+            cpus.append(time.process_time() - cpu)
+            walls.append(time.perf_counter() - wall)
+            calls = max(calls, count_calls() - calls_before)
+        cpu, wall = statistics.median(cpus), statistics.median(walls)
         serialize = time.process_time()
         serialized = BaseXCom.serialize_value(ti.pushed["records"])
         serialize = time.process_time() - serialize
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         del ti.pushed["records"]
         token = ZohoCRMHook()._tokens().get().value
-        bare = bare_loop(mass_update_url, token, ids, in_flight)
+        bare = statistics.median(bare_loop(mass_update_url, token, ids, in_flight) for _ in range(REPEATS))
     finally:
         stop()
     xcom = len(json.dumps(serialized))
