@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 import time
@@ -31,6 +32,25 @@ class PushedXComs:
         started = time.process_time()
         self.pushed[key] = BaseXCom.serialize_value(value)
         self.serialize_cpu += time.process_time() - started
+
+
+class JsonStateStore:
+    """A ``task_state_store`` (Airflow 3.3) that keeps each value as the JSON the supervisor is sent."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value stored under ``key``, or ``default``."""
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: Any) -> None:
+        """Keep ``value`` under ``key``."""
+        self.values[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        self.values.pop(key, None)
 
 
 @contextlib.contextmanager

@@ -4,13 +4,17 @@ against a server that costs (almost) nothing per call and against the emulator, 
 
 Each case is a fresh process (so its peak RSS is the task's): it starts the server, runs the operator
 once to warm up, then :data:`REPEATS` times measured. Client CPU is the process's CPU time (every
-thread; the server is another process) over the records. The *bound* is the time of the fewest possible calls,
-``ceil(N/500)``, at that concurrency with the server's latency and nothing else; the *naive way*
-(one id per call) needs ``N`` calls, so at best ``ceil(N/in_flight)`` latencies. *Bare loop* is the
-least CPU any client spends on the same calls: ``requests`` posts and ``json.loads``, nothing else.
-The operator's pushes are serialized as Airflow's XCom does (``BaseXCom.serialize_value``), timed
-apart: the task pays it, the client does not control it. Peak memory per record is the process's
-peak RSS, that serialization included, over its RSS before the first run.
+thread; the server is another process) over the records. The *bound* is the time of the fewest
+possible calls, ``ceil(N/500)``, at that concurrency with the server's latency and nothing else;
+the *naive way* (one id per call) needs ``N`` calls, so at best ``ceil(N/in_flight)`` latencies.
+*Bare loop* is the least CPU any client spends on the same calls: ``requests`` posts and
+``json.loads``, nothing else.
+
+Each run has a ``task_state_store`` of its own (kept as JSON), as a task on Airflow 3.3 has, so
+every chunk's reply is recorded for a retry. The operator's pushes are serialized as Airflow's XCom
+does (``BaseXCom.serialize_value``), timed apart: the task pays it, the client does not control it.
+Peak memory per record is the process's peak RSS, that serialization included, over its RSS before
+the first run.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from benchmarks._support import PushedXComs, print_table
+from benchmarks._support import JsonStateStore, PushedXComs, print_table
 
 LATENCY = 0.05
 RESULTS = Path(__file__).parent / "results"
@@ -107,7 +111,7 @@ def measure(server_kind: str, records: int, in_flight: int) -> dict[str, Any]:
             task_id="bench", ids=ids, data={"Lead_Status": "Contacted"}, max_concurrency=in_flight
         )
         ti = PushedXComs()
-        op.execute(cast("Any", {"ti": ti}))
+        op.execute(cast("Any", {"ti": ti, "task_state_store": JsonStateStore()}))
         return ti
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
