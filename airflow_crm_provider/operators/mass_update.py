@@ -37,6 +37,7 @@ from airflow_crm_provider.operators._outcome import (
     RunResult,
     Summary,
     build_records,
+    collection_paused,
     format_report,
     summarize,
 )
@@ -395,9 +396,10 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             log.warning("Zoho CRM mass update of %s %s: %s", summary["module"], outcome, decision.reason)
         log.info("%s", format_report(summary, records))
         if self.do_xcom_push:
-            context["ti"].xcom_push(key="records", value=list(records))
-            if outcome != "success":
-                context["ti"].xcom_push(key="return_value", value=summary)
+            with collection_paused():  # Airflow's serialization copies every record: small dicts again
+                context["ti"].xcom_push(key="records", value=list(records))
+                if outcome != "success":
+                    context["ti"].xcom_push(key="return_value", value=summary)
         if state is not None and result.final:
             state.clear()  # only now: the outcome is recorded, so a crash before this resumes the run
         module = summary["module"]

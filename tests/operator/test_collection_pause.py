@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 from typing import TYPE_CHECKING
@@ -9,8 +10,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
-from airflow_crm_provider.operators._outcome import collection_paused
+from airflow_crm_provider.operators._outcome import (
+    Decision,
+    RunResult,
+    build_records,
+    collection_paused,
+    summarize,
+)
 from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState
+from airflow_crm_provider.version_compat import AirflowFailException
+from tests.operator.fakes import conclude
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,3 +84,25 @@ def test_an_ids_run_sends_with_the_collector_paused(fails: bool) -> None:
     assert not any(seen)
     assert gc.isenabled()
     assert (run.stop_error is not None) is fails
+
+
+class CollectorWatchingTI:
+    """A task instance that notes, per push, whether the cyclic collector was on."""
+
+    def __init__(self) -> None:
+        self.collector_on: dict[str, bool] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.collector_on[key] = gc.isenabled()
+
+
+@pytest.mark.parametrize("outcome", ["success", "failed"])
+def test_xcoms_are_pushed_with_the_collector_paused(outcome: str) -> None:
+    records = build_records(["1"], {}, missing_message="not sent")
+    result = RunResult(summarize("Leads", "ids", records), records, Decision(outcome, "because"))
+    ti = CollectorWatchingTI()
+    with contextlib.suppress(AirflowFailException):
+        conclude({"ti": ti}, result)
+    assert ti.collector_on
+    assert not any(ti.collector_on.values())
+    assert gc.isenabled()
