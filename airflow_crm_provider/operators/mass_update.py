@@ -396,7 +396,7 @@ class ZohoCRMMassUpdateOperator(BaseOperator):
             log.warning("Zoho CRM mass update of %s %s: %s", summary["module"], outcome, decision.reason)
         log.info("%s", format_report(summary, records))
         if self.do_xcom_push:
-            with collection_paused():  # Airflow's serialization copies every record: small dicts again
+            with collection_paused():  # Airflow serializes each record into new dicts: no full collections
                 context["ti"].xcom_push(key="records", value=list(records))
                 if outcome != "success":
                     context["ti"].xcom_push(key="return_value", value=summary)
