@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.testing.process import start_emulator
@@ -16,14 +18,39 @@ if TYPE_CHECKING:
 
 
 class PushedXComs:
-    """The slice of a task instance the operator uses: ``xcom_push``."""
+    """The slice of a task instance the operator uses: ``xcom_push``, serializing as Airflow's does."""
 
     def __init__(self) -> None:
         self.pushed: dict[str, Any] = {}
+        #: CPU seconds spent in Airflow's serialization of the pushed values.
+        self.serialize_cpu = 0.0
 
     def xcom_push(self, key: str, value: Any) -> None:
-        """Keep the value, as the XCom backend would."""
-        self.pushed[key] = value
+        """Keep the value as ``BaseXCom.serialize_value`` makes it, timing that apart."""
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        started = time.process_time()
+        self.pushed[key] = BaseXCom.serialize_value(value)
+        self.serialize_cpu += time.process_time() - started
+
+
+class JsonStateStore:
+    """A ``task_state_store`` (Airflow 3.3) that keeps each value as the JSON the supervisor is sent."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value stored under ``key``, or ``default``."""
+        return json.loads(self.values[key]) if key in self.values else default
+
+    def set(self, key: str, value: Any) -> None:
+        """Keep ``value`` under ``key``."""
+        self.values[key] = json.dumps(value)
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``."""
+        self.values.pop(key, None)
 
 
 @contextlib.contextmanager

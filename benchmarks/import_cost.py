@@ -15,46 +15,43 @@ from typing import Any
 
 from benchmarks._support import print_table
 
+#: The imports a task process makes, in order: each one timed on top of those before it.
+STEPS = ("airflow.sdk", "airflow_crm_provider.operators.mass_update", "airflow_crm_provider.hooks.zoho_crm")
 PROBE = """
 import json, sys, time
-import {already}
-started = time.perf_counter()
-import {module}
-elapsed = time.perf_counter() - started
-heavy = [m for m in ("fastapi", "uvicorn", "aiohttp", "airflow_crm_provider.testing") if m in sys.modules]
-print(json.dumps({{"seconds": elapsed, "modules": len(sys.modules), "heavy": heavy}}))
+out = []
+for module in {steps!r}:
+    started = time.perf_counter()
+    __import__(module)
+    elapsed = time.perf_counter() - started
+    heavy = [m for m in ("fastapi", "uvicorn", "aiohttp", "airflow_crm_provider.testing") if m in sys.modules]
+    out.append({{"seconds": elapsed, "modules": len(sys.modules), "heavy": heavy}})
+print(json.dumps(out))
 """
 RUNS = 5
 
 
-def measure(module: str, already: str = "sys") -> dict[str, Any]:
-    """
-    Import ``module`` in fresh interpreters; return the median seconds, module count, heavy modules.
-
-    :param module: what to time.
-    :param already: what is imported first, untimed (what any DAG file has loaded anyway).
-    """
-    results = []
+def measure() -> list[dict[str, Any]]:
+    """Import :data:`STEPS` in turn in fresh interpreters; per step: median seconds, modules, heavy ones."""
+    runs = []
     for _ in range(RUNS):
         out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module, already=already)],
-            capture_output=True,
-            text=True,
-            check=True,
+            [sys.executable, "-c", PROBE.format(steps=STEPS)], capture_output=True, text=True, check=True
         ).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return {
-        "seconds": statistics.median(float(r["seconds"]) for r in results),
-        "modules": results[-1]["modules"],
-        "heavy": results[-1]["heavy"],
-    }
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    return [
+        {
+            "seconds": statistics.median(float(run[step]["seconds"]) for run in runs),
+            "modules": runs[-1][step]["modules"],
+            "heavy": runs[-1][step]["heavy"],
+        }
+        for step in range(len(STEPS))
+    ]
 
 
 def main() -> None:
     """Run and print the import-cost benchmark."""
-    sdk = measure("airflow.sdk")
-    operator = measure("airflow_crm_provider.operators.mass_update", already="airflow.sdk")
-    hook = measure("airflow_crm_provider.hooks.zoho_crm", already="airflow.sdk")
+    sdk, operator, hook = measure()
     rows = [
         ["airflow.sdk (every DAG file pays this)", f"{sdk['seconds'] * 1000:.0f}", sdk["modules"], "-"],
         [
@@ -64,7 +61,7 @@ def main() -> None:
             ", ".join(operator["heavy"]) or "none",
         ],
         [
-            "the hook, on top (deferred to execute())",
+            "the hook, on top of both (deferred to execute())",
             f"{hook['seconds'] * 1000:.0f}",
             hook["modules"],
             ", ".join(hook["heavy"]) or "none",

@@ -21,6 +21,7 @@ from airflow_crm_provider.operators._outcome import (
     UNCONFIRMED,
     RunResult,
     build_records,
+    collection_paused,
     decide,
     error_entry,
     is_resendable,
@@ -126,9 +127,10 @@ def run_ids_mode(
     :param sleep: waits between re-send rounds (injected by tests).
     """
     runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep)
-    run = runner.run(list(ids))
-    if read_back is not None and run.unconfirmed:
-        runner.confirm(read_back)
+    with collection_paused():  # 500-entry replies decode into many small dicts, none of them cyclic
+        run = runner.run(list(ids))
+        if read_back is not None and run.unconfirmed:
+            runner.confirm(read_back)
     return run
 
 

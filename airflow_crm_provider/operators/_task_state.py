@@ -154,7 +154,8 @@ class ChunkLedger:
         :param ids: the chunk's ids, in order.
         :param entries: one entry per id.
         """
-        self._state.set(self._key(round_no, ids), {"entries": [_pack(e) for e in entries]})
+        if self._state.enabled:  # else there is nowhere to keep them: spare the digest and the packing
+            self._state.set(self._key(round_no, ids), {"entries": [_pack(e) for e in entries]})
 
 
 class PriorLedger:

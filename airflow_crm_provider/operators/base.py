@@ -22,6 +22,7 @@ from airflow_crm_provider.operators._outcome import (
     Decision,
     RunResult,
     build_records,
+    collection_paused,
     format_report,
     summarize,
 )
@@ -211,11 +212,12 @@ class ZohoCRMBaseOperator(BaseOperator):
         log.info("%s", format_report(summary, records))
         if self.do_xcom_push:
             ti = context["ti"]
-            if result.snapshot is not None:
-                ti.xcom_push(key="snapshot", value=result.snapshot)
-            ti.xcom_push(key="records", value=list(records))
-            if outcome != "success":
-                ti.xcom_push(key="return_value", value=summary)
+            with collection_paused():  # Airflow serializes each record into new dicts: no full collections
+                if result.snapshot is not None:
+                    ti.xcom_push(key="snapshot", value=result.snapshot)
+                ti.xcom_push(key="records", value=list(records))
+                if outcome != "success":
+                    ti.xcom_push(key="return_value", value=summary)
         if state is not None and result.final:
             state.clear()  # only now: the outcome is recorded, so a crash before this resumes the run
         module = summary["module"]

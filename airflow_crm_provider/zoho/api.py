@@ -201,24 +201,46 @@ def parse_mass_update(body: Any, status: int) -> list[ZohoEntry]:
     """
     Return one :class:`ZohoEntry` per ``data[]`` entry, in Zoho's order (ids as strings).
 
+    What every entry of a reply repeats (status, code, message, and the update's ``Modified_Time``
+    and ``Modified_By``) is kept once per reply, not once per record.
+
     :raises ZohoCRMError: for an entry without a record id: a request-level error.
     """
+    shared: dict[str, str] = {}
+
+    def once(value: Any) -> str:
+        text = str(value or "")
+        return shared.setdefault(text, text)
+
     result: list[ZohoEntry] = []
     for entry in entries(body, status):
         details = _details(entry)
         record_id = details.get("id")
         if record_id is None or record_id == "":
             raise entry_error(entry, status)
+        _share_stamp(details, once)
         result.append(
             ZohoEntry(
                 id=str(record_id),
-                status=str(entry.get("status") or ""),
-                code=str(entry.get("code") or ""),
-                message=str(entry.get("message") or ""),
+                status=once(entry.get("status")),
+                code=once(entry.get("code")),
+                message=once(entry.get("message")),
                 details=details,
             )
         )
     return result
+
+
+def _share_stamp(details: dict[str, Any], once: Callable[[Any], str]) -> None:
+    """Replace the texts of an update's stamp (its time, the user's name and id) by ``once``'s copies."""
+    when = details.get("Modified_Time")
+    if isinstance(when, str):
+        details["Modified_Time"] = once(when)
+    who = details.get("Modified_By")
+    if isinstance(who, dict):
+        for key, value in who.items():
+            if isinstance(value, str):
+                who[key] = once(value)
 
 
 def parse_job_id(body: Any, status: int) -> str:

@@ -105,6 +105,31 @@ def test_parse_mass_update_entries_keep_order_and_string_ids():
     assert entries[1]["details"]["action"] == "zia_vision_processing"
 
 
+def test_parse_mass_update_keeps_what_entries_repeat_once():
+    def updated(record_id, created):
+        return (
+            '{"code":"SUCCESS","status":"success","message":"record updated","details":{'
+            '"Modified_Time":"2026-01-01T00:00:00+00:00","Modified_By":{"name":"Patricia Boyle","id":"7389"},'
+            f'"Created_Time":"{created}","id":"{record_id}"}}}}'
+        )
+
+    body = json.loads('{"data":[' + updated("1", "2021-05-07T06:23:10+00:00") + ","
+                      + updated("2", "2022-01-01T00:00:00+00:00") + "]}")  # fmt: skip
+    first, second = protocol.parse_mass_update(body, 200)
+    for key in ("status", "code", "message"):
+        assert first[key] is second[key]
+    assert first["details"]["Modified_Time"] is second["details"]["Modified_Time"]
+    assert first["details"]["Modified_By"]["name"] is second["details"]["Modified_By"]["name"]
+    assert first["details"]["Modified_By"]["id"] is second["details"]["Modified_By"]["id"]
+    assert first["details"] == {
+        "Modified_Time": "2026-01-01T00:00:00+00:00",
+        "Modified_By": {"name": "Patricia Boyle", "id": "7389"},
+        "Created_Time": "2021-05-07T06:23:10+00:00",
+        "id": "1",
+    }
+    assert second["details"]["Created_Time"] == "2022-01-01T00:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     ("entry", "exc"),
     [
