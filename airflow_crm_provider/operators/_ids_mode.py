@@ -152,9 +152,8 @@ def ids_result(
     """
     records = build_records(ids, run.entries, overrides)
     summary = summarize(module, "ids", records)
-    request_error = run.request_error.describe() if run.request_error is not None else None
-    decision = decide(summary, thresholds, request_error=request_error)
-    retryable = run.stop_error if request_error is None else None
+    decision = decide(summary, thresholds, request_error=run.request_error)
+    retryable = run.stop_error if run.request_error is None else None
     # the replies stay in the task's state (Airflow expires them): a try after this one, a retry
     # after a crash at the very end or a clear, sends only the records Zoho did not update
     return RunResult(summary, records, decision, retryable=retryable, final=False)

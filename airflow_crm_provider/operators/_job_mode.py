@@ -116,7 +116,7 @@ def _rejected(settings: JobSettings, exc: ZohoCRMError) -> RunResult:
             else Decision("failed", f"{reason}, and soft_fail=False")
         )
     else:
-        decision = decide(summary, settings.thresholds, request_error=exc.describe())
+        decision = decide(summary, settings.thresholds, request_error=exc)
     return RunResult(summary, [], decision)
 
 

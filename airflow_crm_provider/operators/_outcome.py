@@ -21,6 +21,7 @@ from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,
     RETRYABLE_ERRORS,
     ErrorClass,
+    ZohoCreditFloorError,
     ZohoCRMError,
     classify,
 )
@@ -333,7 +334,9 @@ def summarize(
     }
 
 
-def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | None = None) -> Decision:
+def decide(
+    summary: Summary, thresholds: Thresholds, *, request_error: ZohoCRMError | None = None
+) -> Decision:
     """
     Decide the task outcome from the counts, per the design brief's task-outcome rules.
 
@@ -345,10 +348,12 @@ def decide(summary: Summary, thresholds: Thresholds, *, request_error: str | Non
 
     :param summary: counts from :func:`summarize`.
     :param thresholds: the user's thresholds.
-    :param request_error: description of a request-level failure that stopped the run, if any.
+    :param request_error: the request-level failure that stopped the run, if any.
     """
-    if request_error:
-        return Decision("failed", f"Zoho rejected the request: {request_error}")
+    if isinstance(request_error, ZohoCreditFloorError):  # ours: Zoho refused nothing
+        return Decision("failed", f"stopped before sending more: {request_error.message}")
+    if request_error is not None:
+        return Decision("failed", f"Zoho rejected the request: {request_error.describe()}")
     failed, skipped, updated = summary["failed"], summary["skipped"], summary["updated"]
     if failed > thresholds.max_failed_records:
         return Decision(

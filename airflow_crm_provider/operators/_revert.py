@@ -206,8 +206,7 @@ def revert_result(
     summary = summarize(source.module, "revert", records)
     request_error = next((r.request_error for r in runs if r.request_error is not None), None)
     stop_error = next((r.stop_error for r in runs if r.stop_error is not None), None)
-    described = request_error.describe() if request_error is not None else None
-    decision = decide(summary, thresholds, request_error=described)
+    decision = decide(summary, thresholds, request_error=request_error)
     if not ids:
         decision = Decision("skipped", "the snapshot holds no record: the run changed nothing to revert")
     retryable = stop_error if request_error is None else None

@@ -103,7 +103,9 @@ def test_the_floor_stops_mid_run_when_other_integrations_spend_credits(zoho_crm_
     assert out.state == "failed"
     assert sent == [[OK_1], [OK_2]]
     assert len(mass_update_posts(emulator)) == 2
-    assert "32 Zoho CRM API credit(s) remain, fewer than min_credits_remaining=40" in str(out.error)
+    assert out.summary["reason"].startswith(
+        "stopped before sending more: 32 Zoho CRM API credit(s) remain, fewer than min_credits_remaining=40"
+    )
     assert [(r["code"], r["outcome"]) for r in out.records] == [
         ("SUCCESS", "updated"),
         ("SUCCESS", "updated"),

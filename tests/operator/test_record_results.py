@@ -17,7 +17,12 @@ from airflow_crm_provider.operators._outcome import (
     summarize,
 )
 from airflow_crm_provider.version_compat import AirflowFailException, AirflowSkipException
-from airflow_crm_provider.zoho.errors import ErrorClass, ZohoServerError
+from airflow_crm_provider.zoho.errors import (
+    ErrorClass,
+    ZohoCreditFloorError,
+    ZohoRequestError,
+    ZohoServerError,
+)
 from tests.operator.fakes import conclude
 
 
@@ -195,10 +200,18 @@ def test_decide(summary, policy, outcome, reason):
 
 
 def test_decide_request_error_fails_even_with_updates():
-    decision = decide(
-        counts(updated=500), Thresholds(max_failed_records=10**6), request_error="INVALID_DATA: x"
-    )
+    error = ZohoRequestError("x", code="INVALID_DATA")
+    decision = decide(counts(updated=500), Thresholds(max_failed_records=10**6), request_error=error)
     assert decision == Decision("failed", "Zoho rejected the request: INVALID_DATA: x")
+
+
+def test_decide_names_a_credit_floor_stop_as_ours():
+    error = ZohoCreditFloorError("12 Zoho CRM API credit(s) remain, fewer than min_credits_remaining=50")
+    decision = decide(counts(updated=500), Thresholds(), request_error=error)
+    assert decision == Decision(
+        "failed",
+        "stopped before sending more: 12 Zoho CRM API credit(s) remain, fewer than min_credits_remaining=50",
+    )
 
 
 def test_format_report_lists_counts_and_first_failures():
