@@ -190,9 +190,8 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             )
         if not inputs.ids:
             decision = Decision("skipped", "no record ids to update after rendering `ids`")
-            return self._conclude(
-                context, RunResult(summarize(inputs.module, self._mode(), []), [], decision)
-            )
+            result = RunResult(summarize(inputs.module, self._mode(), []), [], decision)
+            return self._conclude(context, self._with_snapshot(result, {}, inputs.data))
         hook = self._connected_hook(context, inputs.module, inputs.ids)
         if self.is_dry_run:
             if self.snapshot:
@@ -285,7 +284,8 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 )
             except Exception as err:  # nothing was written: every id is NOT_SENT
                 reason, retryable = read_failure(err)
-                return self._conclude(context, self._refusal(reason, ids, retryable=retryable))
+                result = self._refusal(reason, ids, retryable=retryable)
+                return self._conclude(context, self._with_snapshot(result, {}, data))
             if self.skip_unchanged:
                 unchanged = prior.unchanged(ids, data, over_write)
                 skip = set(unchanged)
@@ -322,9 +322,21 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         run.entries.update((i, unchanged_entry(i)) for i in unchanged)
         result = ids_result(module, ids, run, inputs.thresholds, inputs.overrides)
         if snapshot is not None:
-            result.snapshot = snapshot
-            result.summary["snapshot"] = {"records": len(snapshot), "data": data, "over_write": over_write}
+            self._with_snapshot(result, snapshot, data)
         return self._conclude(context, result, state)
+
+    def _with_snapshot(
+        self, result: RunResult, snapshot: dict[str, dict[str, Any]], data: dict[str, Any]
+    ) -> RunResult:
+        """Attach the snapshot (empty when nothing was written), so a revert finds what to restore."""
+        if self.snapshot and not self.is_dry_run:
+            result.snapshot = snapshot
+            result.summary["snapshot"] = {
+                "records": len(snapshot),
+                "data": data,
+                "over_write": bool(self.over_write),
+            }
+        return result
 
 
 class LeadsMassUpdateOperator(ZohoCRMMassUpdateOperator):

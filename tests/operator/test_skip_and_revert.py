@@ -264,6 +264,21 @@ def test_reading_first_fails_cleanly_before_any_write(emulator):
     assert "NO_PERMISSION" in out.summary["reason"]
 
 
+def test_a_run_that_wrote_nothing_leaves_an_empty_snapshot_to_revert(emulator):
+    ids = emulator.seed(count=3)
+    emulator.refuse("NO_PERMISSION", operation="read")
+    out = run_task(forward(ids))
+    assert out.state == "failed"
+    assert (out.pushed["snapshot"], out.summary["snapshot"]["records"]) == ({}, 0)
+    emulator.clear_refusals()
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "skipped"
+    assert "the snapshot holds no record" in str(back.error)
+    assert mass_update_posts(emulator) == []
+
+
 def test_reading_first_that_keeps_failing_is_retryable(emulator):
     ids = emulator.seed(count=3)
     emulator.configure(burst_5xx=10)
