@@ -14,6 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from airflow_crm_provider.operators._collector import collection_paused
 from airflow_crm_provider.operators._outcome import (
     NO_RESULT,
     NOT_SENT,
@@ -21,7 +22,6 @@ from airflow_crm_provider.operators._outcome import (
     UNCONFIRMED,
     RunResult,
     build_records,
-    collection_paused,
     decide,
     error_entry,
     is_resendable,

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_crm_provider.operators._collector import collection_paused
 from airflow_crm_provider.operators._credits import check_floor
 from airflow_crm_provider.operators._inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.operators._outcome import (
     Decision,
     RunResult,
     build_records,
-    collection_paused,
     format_report,
     summarize,
 )

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_crm_provider.operators._collector import collection_paused
 from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
 from airflow_crm_provider.operators._outcome import (
     Decision,
     RunResult,
     build_records,
-    collection_paused,
     summarize,
 )
 from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState
