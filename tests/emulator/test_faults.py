@@ -103,3 +103,27 @@ def test_a_request_waiting_out_latency_across_a_reset_changes_nothing(
     assert (response.status_code, response.json()["code"]) == (500, "INTERNAL_ERROR")
     assert client.records()[SEED_IDS[0]]["City"] != "Porto"
     assert client.counters()["records_changed"] == 0
+
+
+def test_lost_replies_are_counted_out_once_among_requests_in_flight(
+    crm: Crm, zoho_emulator: RunningEmulator
+) -> None:
+    """N lost replies are N, however many requests are in flight (they once ran past zero)."""
+    client = zoho_emulator.client
+    client.configure(concurrency_limit=25)
+    headers = {"Authorization": f"Zoho-oauthtoken {crm.token}"}
+
+    def call(_: int) -> str:
+        try:
+            return str(requests.get(crm.url + USERS, headers=headers, timeout=10).status_code)
+        except requests.exceptions.ConnectionError:
+            return "lost"
+
+    for _ in range(5):
+        client.configure(lose_replies=3)
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            answers = list(pool.map(call, range(24)))
+        assert answers.count("lost") == 3, answers
+        assert client.config()["lose_replies"] == 0
+    assert client.counters()["lost_replies"] == 15
+    assert crm.call("GET", USERS).status_code == 200  # and nothing after them is lost

@@ -145,10 +145,12 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
         response = refused if refused is not None else _dispatch(request, state, route, body)
     finally:
         state.leave(token.client_id, heavy)
-    if state.config.lose_replies and await faults.drop(request):
-        state.config.lose_replies -= 1
-        state.counters.lost_replies += 1
-        return None
+    if state.config.lose_replies > 0:
+        state.config.lose_replies -= 1  # claimed before awaiting: requests in flight lose N in all
+        if await faults.drop(request):
+            state.counters.lost_replies += 1
+            return None
+        state.config.lose_replies += 1
     response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
     return response
 
