@@ -26,6 +26,7 @@ from airflow_crm_provider.operators._outcome import (
     format_report,
     summarize,
 )
+from airflow_crm_provider.operators._prior import read_failure, read_prior
 from airflow_crm_provider.operators._task_state import TaskState
 from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
     from airflow_crm_provider.operators._outcome import Mode, Summary
+    from airflow_crm_provider.operators._prior import PriorValues
+    from airflow_crm_provider.operators._task_state import PriorLedger
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,28 @@ class ZohoCRMBaseOperator(BaseOperator):
         from airflow_crm_provider.operators._lineage import lineage_on_complete
 
         return lineage_on_complete(task_instance)
+
+    def _read_first(
+        self, hook: ZohoCRMHook, inputs: CheckedInputs, fields: list[str], ledger: PriorLedger
+    ) -> PriorValues | RunResult:
+        """
+        Read the target fields of every id before any write (kept in ``ledger`` for a retry).
+
+        :return: what the records hold, or the refusal to conclude with if reading failed (nothing
+            was written, so every id is ``NOT_SENT``).
+        """
+        try:
+            return read_prior(
+                hook,
+                inputs.module,
+                inputs.ids,
+                fields,
+                ledger,
+                max_concurrency=inputs.sending.max_concurrency,
+            )
+        except Exception as err:
+            reason, retryable = read_failure(err)
+            return self._refusal(reason, inputs.ids, retryable=retryable)
 
     def _refusal(
         self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None

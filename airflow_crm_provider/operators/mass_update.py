@@ -35,7 +35,7 @@ from airflow_crm_provider.operators._outcome import (
     Summary,
     summarize,
 )
-from airflow_crm_provider.operators._prior import read_failure, read_prior, unchanged_entry
+from airflow_crm_provider.operators._prior import unchanged_entry
 from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, PriorLedger, fingerprint
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.version_compat import conf
@@ -272,20 +272,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         run_key = fingerprint(module, data, over_write)
         to_send, unchanged, snapshot = ids, [], None
         if self.skip_unchanged or self.snapshot:
-            fields = list(data)
-            try:
-                prior = read_prior(
-                    hook,
-                    module,
-                    ids,
-                    fields,
-                    PriorLedger(state, run_key),
-                    max_concurrency=inputs.sending.max_concurrency,
-                )
-            except Exception as err:  # nothing was written: every id is NOT_SENT
-                reason, retryable = read_failure(err)
-                result = self._refusal(reason, ids, retryable=retryable)
-                return self._conclude(context, self._with_snapshot(result, {}, data))
+            prior = self._read_first(hook, inputs, list(data), PriorLedger(state, run_key))
+            if isinstance(prior, RunResult):
+                return self._conclude(context, self._with_snapshot(prior, {}, data))
             if self.skip_unchanged:
                 unchanged = prior.unchanged(ids, data, over_write)
                 skip = set(unchanged)

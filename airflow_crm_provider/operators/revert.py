@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.operators import _credits
 from airflow_crm_provider.operators._dry_run import read_back
 from airflow_crm_provider.operators._inputs import InputError, check_module
-from airflow_crm_provider.operators._prior import read_failure, read_prior
+from airflow_crm_provider.operators._outcome import RunResult
 from airflow_crm_provider.operators._revert import RevertSource, plan_revert, revert_result, run_revert
 from airflow_crm_provider.operators._task_state import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
@@ -93,25 +93,16 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             inputs = self._check_inputs(module=source.module, data=source.data, ids=list(source.prior))
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
-        module, ids, fields = source.module, inputs.ids, list(source.data)
+        module, ids = source.module, inputs.ids
         hook = self._connected_hook(context, module, ids)
         short = _credits.floor_at_start(hook, self.min_credits_remaining)
         if short is not None:
             return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", ids))
         state = self._task_state(context, "a retry of this task reads and restores every record again")
         run_key = fingerprint("revert", module, source.data, source.over_write)
-        try:
-            current = read_prior(
-                hook,
-                module,
-                ids,
-                fields,
-                PriorLedger(state, run_key),
-                max_concurrency=inputs.sending.max_concurrency,
-            )
-        except Exception as err:
-            reason, retryable = read_failure(err)
-            return self._conclude(context, self._refusal(reason, ids, retryable=retryable))
+        current = self._read_first(hook, inputs, list(source.data), PriorLedger(state, run_key))
+        if isinstance(current, RunResult):
+            return self._conclude(context, current)
         plan = plan_revert(source, current, force=bool(self.force))
         self.log.info(
             "Reverting %d %s record(s) of %r: %d to restore in %d group(s) of one prior value, %d left",
@@ -126,11 +117,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         def write(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, values, ids=chunk, over_write=True)
 
-        def send(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
-            restore = _credits.guarded(
-                lambda ids: write(values, ids), hook.credits, self.min_credits_remaining
-            )
-            return restore(chunk)
+        send = _credits.guarded(write, hook.credits, self.min_credits_remaining)
 
         runs = run_revert(
             plan,

@@ -407,3 +407,27 @@ def test_the_revert_keeps_the_credit_floor(emulator):
     assert {r["code"] for r in back.records} == {"NOT_SENT"}
     assert back.summary["credits_remaining"] is not None
     assert back.summary["credits_remaining"] < 200
+
+
+def test_a_try_after_a_finished_snapshot_run_and_revert_sends_nothing_again(emulator):
+    """A kill at the very last instant (after the XComs): the next try finds everything recorded."""
+    ids = seed_statuses(emulator, 1200)
+    before = statuses(emulator, ids)
+    forward_store, revert_store = FakeTaskStateStore(), FakeTaskStateStore()
+    first = run_task(forward(ids), make_context(forward_store))
+    again = run_task(forward(ids), make_context(forward_store))  # the retry of the same instance
+    assert (first.state, again.state) == ("success", "success")
+    assert (
+        again.pushed["snapshot"] == first.pushed["snapshot"] == {i: {"Lead_Status": before[i]} for i in ids}
+    )
+    assert len(mass_update_posts(emulator)) == 3  # 1,200 ids once: no post from the retry
+    gets = len([e for e in crm_requests(emulator) if e["method"] == "GET"])
+    assert gets == 12  # the retry read nothing: its reading was kept
+
+    back = run_task(revert(), revert_context(first, revert_store))
+    back_again = run_task(revert(), revert_context(first, revert_store))
+
+    assert (back.state, back_again.state) == ("success", "success")
+    assert statuses(emulator, ids) == before
+    assert len(mass_update_posts(emulator)) == 3 + 3  # three groups, once
+    assert all("earlier try" in r["message"] for r in back_again.records)

@@ -158,6 +158,11 @@ def airflow_home(migrated_db: Path, tmp_path: Path, zoho_emulator: RunningEmulat
     return AirflowHome(home, zoho_emulator.connection_json())
 
 
+def recorded_ids(airflow_home: AirflowHome) -> set[str]:
+    """Ids of the chunks whose replies a (killed) try recorded in task_state_store."""
+    return {row[0] for value in airflow_home.state_store() for row in value.get("entries", [])}
+
+
 def mass_update_ids(client: Any) -> list[str]:
     """Every id the emulator received in a mass update POST, once per request that carried it."""
     return [

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS
-from tests.reliability.conftest import CHILD_TIMEOUT, mass_update_ids
+from tests.reliability.conftest import CHILD_TIMEOUT, mass_update_ids, recorded_ids
 
 pytestmark = pytest.mark.skipif(
     not AIRFLOW_V_3_3_PLUS, reason="a retry resumes from task_state_store, which needs Airflow 3.3+"
@@ -37,11 +37,6 @@ def _op_kwargs(ids, value, kill_at=None):
         "hook_params": HOOK,
         "kill_at": kill_at,
     }
-
-
-def _recorded_ids(airflow_home):
-    """Ids of the chunks whose replies the killed try recorded in task_state_store."""
-    return {row[0] for value in airflow_home.state_store() for row in value.get("entries", [])}
 
 
 def _check_retry(airflow_home, client, ids, value, recorded):
@@ -80,7 +75,7 @@ def test_sigkill_at_a_random_moment_then_retry(airflow_home, zoho_emulator, knob
     time.sleep(delay)
     child.kill()
     child.wait(30)
-    recorded = _recorded_ids(airflow_home)
+    recorded = recorded_ids(airflow_home)
     knobs.update(posts_before_kill=client.counters()["mass_update_posts"], recorded=len(recorded))
 
     _check_retry(airflow_home, client, ids, value, recorded)
@@ -91,7 +86,7 @@ def test_sigkill_while_pushing_records_then_retry(airflow_home, zoho_emulator):
     client = zoho_emulator.client
     ids = client.seed("Leads", count=RECORDS)
     assert airflow_home.run("reliability_kill", **_op_kwargs(ids, "Pushing", kill_at="records_push")) == -9
-    recorded = _recorded_ids(airflow_home)
+    recorded = recorded_ids(airflow_home)
     assert recorded == set(ids)  # every reply recorded before the XCom push
 
     _check_retry(airflow_home, client, ids, "Pushing", recorded)

@@ -15,7 +15,7 @@ from airflow_crm_provider.operators.revert import LeadsRevertMassUpdateOperator
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.operator.fakes import make_context
 from tests.operator.helpers import run_task
-from tests.reliability.conftest import CHILD_TIMEOUT, mass_update_ids
+from tests.reliability.conftest import CHILD_TIMEOUT, mass_update_ids, recorded_ids
 
 pytestmark = [
     pytest.mark.skipif(not AIRFLOW_V_3_3_PLUS, reason="a retry resumes from task_state_store (Airflow 3.3+)"),
@@ -52,12 +52,8 @@ def _op_kwargs(ids, kill_at=None):
     }
 
 
-def _recorded_ids(airflow_home):
-    return {row[0] for value in airflow_home.state_store() for row in value.get("entries", [])}
-
-
 def _retry_then_revert(airflow_home, client, ids, before):
-    recorded = _recorded_ids(airflow_home)
+    recorded = recorded_ids(airflow_home)
     code = airflow_home.run("reliability_snapshot", retry=True, **_op_kwargs(ids))
     assert code == 0, airflow_home.output()[-3000:]
     assert airflow_home.ti() == ("success", 2)
