@@ -4,7 +4,7 @@ What every Zoho CRM write operator shares: the hook, the task's saved state, and
 The public operators (:mod:`~airflow_crm_provider.operators.mass_update`,
 :mod:`~airflow_crm_provider.operators.revert`) and this base are the only code that touches the task
 context. Their runners know nothing of Airflow and hand back a
-:class:`~airflow_crm_provider.operators._outcome.RunResult`, which :meth:`ZohoCRMBaseOperator._conclude`
+:class:`~airflow_crm_provider.runs.outcomes.RunResult`, which :meth:`ZohoCRMBaseOperator._conclude`
 pushes to XCom before it ends the task.
 """
 
@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_crm_provider.operators._collector import collection_paused
-from airflow_crm_provider.operators._credits import check_floor
-from airflow_crm_provider.operators._inputs import CheckedInputs, check_inputs
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.runs.collector import collection_paused
+from airflow_crm_provider.runs.credit_floor import check_floor
+from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
+from airflow_crm_provider.runs.ledger import TaskState
+from airflow_crm_provider.runs.outcomes import (
     Decision,
     RunResult,
     build_records,
     format_report,
     summarize,
 )
-from airflow_crm_provider.operators._prior import read_failure, read_prior
-from airflow_crm_provider.operators._task_state import TaskState
-from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.runs.prior import read_failure, read_prior
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
 from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.operators._outcome import Mode, Summary
-    from airflow_crm_provider.operators._prior import PriorValues
-    from airflow_crm_provider.operators._task_state import PriorLedger
+    from airflow_crm_provider.runs.ledger import PriorLedger
+    from airflow_crm_provider.runs.outcomes import Mode, Summary
+    from airflow_crm_provider.runs.prior import PriorValues
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ class ZohoCRMBaseOperator(BaseOperator):
 
         :param task_instance: the finished task instance.
         """
-        from airflow_crm_provider.operators._lineage import lineage_on_complete
+        from airflow_crm_provider.operators.lineage import lineage_on_complete
 
         return lineage_on_complete(task_instance)
 

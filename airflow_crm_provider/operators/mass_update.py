@@ -3,7 +3,7 @@ Operators that set one field to one value on many Zoho CRM records, reporting ev
 
 It renders and validates the inputs, hands them to a runner (ids mode, job mode, dry run) that knows
 nothing of Airflow, then concludes (:class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`)
-with the :class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back.
+with the :class:`~airflow_crm_provider.runs.outcomes.RunResult` it gets back.
 """
 
 from __future__ import annotations
@@ -12,32 +12,32 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators import _credits
-from airflow_crm_provider.operators._dry_run import read_back, run_dry_run
-from airflow_crm_provider.operators._ids_mode import ids_result, run_ids_mode
-from airflow_crm_provider.operators._inputs import (
+from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
+from airflow_crm_provider.runs import credit_floor
+from airflow_crm_provider.runs.dry_run import read_back, run_dry_run
+from airflow_crm_provider.runs.ids_runner import ids_result, run_ids_mode
+from airflow_crm_provider.runs.inputs import (
     CheckedInputs,
     InputError,
     requested_ids,
 )
-from airflow_crm_provider.operators._job_inputs import (
+from airflow_crm_provider.runs.job_inputs import (
     JobSettings,
     ViewTarget,
     check_timing,
     check_view_target,
     is_unset,
 )
-from airflow_crm_provider.operators._job_mode import complete_job, run_job
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.job_runner import complete_job, run_job
+from airflow_crm_provider.runs.ledger import ChunkLedger, JobTracker, PriorLedger, fingerprint
+from airflow_crm_provider.runs.outcomes import (
     Decision,
     Mode,
     RunResult,
     Summary,
     summarize,
 )
-from airflow_crm_provider.operators._prior import unchanged_entry
-from airflow_crm_provider.operators._task_state import ChunkLedger, JobTracker, PriorLedger, fingerprint
-from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
+from airflow_crm_provider.runs.prior import unchanged_entry
 from airflow_crm_provider.version_compat import conf
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
             )
             return self._conclude(context, result)
-        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
         if short is not None:
             return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", inputs.ids))
         return self._run_ids(context, hook, inputs)
@@ -227,7 +227,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         except InputError as err:
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         hook = self._connected_hook(context, inputs.module, [], self.cvid)
-        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
         if short is not None:
             return self._conclude(context, self._refusal(f"no job was scheduled: {short}", []))
         state = self._task_state(context, "a retry of this task schedules a new job")
@@ -299,7 +299,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         def write(chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, data, ids=chunk, over_write=over_write)
 
-        send = _credits.guarded(write, hook.credits, self.min_credits_remaining)
+        send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
 
         check = read_back(hook, module=module, data=data, over_write=over_write)
         run = run_ids_mode(

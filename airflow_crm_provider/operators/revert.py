@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators import _credits
-from airflow_crm_provider.operators._dry_run import read_back
-from airflow_crm_provider.operators._inputs import InputError, check_module
-from airflow_crm_provider.operators._outcome import RunResult
-from airflow_crm_provider.operators._revert import RevertSource, plan_revert, revert_result, run_revert
-from airflow_crm_provider.operators._task_state import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
+from airflow_crm_provider.runs import credit_floor
+from airflow_crm_provider.runs.dry_run import read_back
+from airflow_crm_provider.runs.inputs import InputError, check_module
+from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
+from airflow_crm_provider.runs.outcomes import RunResult
+from airflow_crm_provider.runs.revert import RevertSource, plan_revert, revert_result, run_revert
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
 
-    from airflow_crm_provider.operators._outcome import Mode, Summary
+    from airflow_crm_provider.runs.outcomes import Mode, Summary
     from airflow_crm_provider.zoho.api import ZohoEntry
 
 
@@ -95,7 +95,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
         module, ids = source.module, inputs.ids
         hook = self._connected_hook(context, module, ids)
-        short = _credits.floor_at_start(hook, self.min_credits_remaining)
+        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
         if short is not None:
             return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", ids))
         state = self._task_state(context, "a retry of this task reads and restores every record again")
@@ -117,7 +117,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         def write(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
             return hook.mass_update(module, values, ids=chunk, over_write=True)
 
-        send = _credits.guarded(write, hook.credits, self.min_credits_remaining)
+        send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
 
         runs = run_revert(
             plan,

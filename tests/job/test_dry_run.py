@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._outcome import NOT_SENT
+from airflow_crm_provider.runs.outcomes import NOT_SENT
 from airflow_crm_provider.version_compat import AirflowFailException
 from airflow_crm_provider.zoho import http as _transport
 from airflow_crm_provider.zoho.errors import ZohoServerError, ZohoTokenThrottledError

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.operators._dry_run import dry_run_record
+from airflow_crm_provider.runs.dry_run import dry_run_record
 
 
 @pytest.mark.parametrize(

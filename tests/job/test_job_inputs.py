@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_crm_provider.operators._inputs import InputError
-from airflow_crm_provider.operators._job_inputs import (
+from airflow_crm_provider.runs.inputs import InputError
+from airflow_crm_provider.runs.job_inputs import (
     JobSettings,
     ViewTarget,
     check_timing,

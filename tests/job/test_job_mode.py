@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._job_inputs import JobSettings, ViewTarget
-from airflow_crm_provider.operators._job_mode import COUNTS_ONLY_NOTE
-from airflow_crm_provider.operators._outcome import Thresholds
-from airflow_crm_provider.operators._task_state import JOB_KEY
+from airflow_crm_provider.runs.job_inputs import JobSettings, ViewTarget
+from airflow_crm_provider.runs.job_runner import COUNTS_ONLY_NOTE
+from airflow_crm_provider.runs.ledger import JOB_KEY
+from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.version_compat import AirflowFailException, AirflowSkipException
 from airflow_crm_provider.zoho.errors import ZohoTokenThrottledError, ZohoTransientError
 from tests.operator.fakes import FakeTaskStateStore, make_context, run_job_task

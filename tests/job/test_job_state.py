@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.operators._task_state import JOB_KEY, JobTracker, TaskState
+from airflow_crm_provider.runs.ledger import JOB_KEY, JobTracker, TaskState
 from airflow_crm_provider.zoho.api import JobState, job_state
 from tests.operator.fakes import FakeTaskStateStore
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from airflow_crm_provider.operators._outcome import NOT_SENT
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator, ZohoCRMMassUpdateOperator
+from airflow_crm_provider.runs.outcomes import NOT_SENT
 from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
 from airflow_crm_provider.version_compat import AirflowFailException
 from tests.operator.fakes import FakeTaskStateStore, make_context

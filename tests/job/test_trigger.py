@@ -10,8 +10,8 @@ from importlib import import_module
 import pytest
 
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-from airflow_crm_provider.operators._job_inputs import JobSettings, ViewTarget
-from airflow_crm_provider.operators._outcome import Thresholds
+from airflow_crm_provider.runs.job_inputs import JobSettings, ViewTarget
+from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.testing.emulator import defaults
 from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
 from airflow_crm_provider.version_compat import AirflowFailException

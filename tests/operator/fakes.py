@@ -65,8 +65,8 @@ def conclude(context, result, state=None, *, push=True):
 
 def run_job_task(context, settings, hook, **kwargs):
     """Run job mode as the operator does: job id pushed at once, kept in the task's state, concluded."""
-    from airflow_crm_provider.operators._job_mode import run_job
-    from airflow_crm_provider.operators._task_state import JobTracker, TaskState
+    from airflow_crm_provider.runs.job_runner import run_job
+    from airflow_crm_provider.runs.ledger import JobTracker, TaskState
 
     state = TaskState(context.get("task_state_store"))
     tracker = JobTracker(state, settings.fingerprint())
@@ -82,8 +82,8 @@ def run_job_task(context, settings, hook, **kwargs):
 
 def complete_job_task(context, settings, event):
     """Conclude a deferred job from the trigger's event as ``execute_complete`` does."""
-    from airflow_crm_provider.operators._job_mode import complete_job
-    from airflow_crm_provider.operators._task_state import JobTracker, TaskState
+    from airflow_crm_provider.runs.job_runner import complete_job
+    from airflow_crm_provider.runs.ledger import JobTracker, TaskState
 
     state = TaskState(context.get("task_state_store"))
     JobTracker(state, settings.fingerprint())
@@ -92,6 +92,6 @@ def complete_job_task(context, settings, event):
 
 def dry_run_task(context, hook, **kwargs):
     """Run a dry run and conclude it as the operator does."""
-    from airflow_crm_provider.operators._dry_run import run_dry_run
+    from airflow_crm_provider.runs.dry_run import run_dry_run
 
     return conclude(context, run_dry_run(hook, **kwargs))

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_crm_provider.operators._collector import collection_paused
-from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.collector import collection_paused
+from airflow_crm_provider.runs.ids_runner import IdsSettings, run_ids_mode
+from airflow_crm_provider.runs.ledger import ChunkLedger, TaskState
+from airflow_crm_provider.runs.outcomes import (
     Decision,
     RunResult,
     build_records,
     summarize,
 )
-from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState
 from airflow_crm_provider.version_compat import AirflowFailException
 from tests.operator.fakes import conclude
 

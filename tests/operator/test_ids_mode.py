@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from airflow_crm_provider.operators._ids_mode import IdsSettings, run_ids_mode
-from airflow_crm_provider.operators._outcome import NO_RESULT, NOT_SENT, UNCONFIRMED
-from airflow_crm_provider.operators._task_state import ChunkLedger, TaskState, fingerprint
+from airflow_crm_provider.runs.ids_runner import IdsSettings, run_ids_mode
+from airflow_crm_provider.runs.ledger import ChunkLedger, TaskState, fingerprint
+from airflow_crm_provider.runs.outcomes import NO_RESULT, NOT_SENT, UNCONFIRMED
 from airflow_crm_provider.zoho.errors import (
     ErrorClass,
     ZohoAuthError,
@@ -298,7 +298,7 @@ class TaskTimeout(BaseException):
 
 
 def test_calls_in_flight_when_the_task_is_stopped_are_kept_for_the_retry(monkeypatch):
-    from airflow_crm_provider.operators import _ids_mode
+    from airflow_crm_provider.runs import ids_runner as _ids_mode
 
     store = FakeTaskStateStore()
     real_wait = _ids_mode.wait

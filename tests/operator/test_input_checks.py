@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.operators._inputs import (
+from airflow_crm_provider.runs.inputs import (
     InputError,
     check_int,
     check_module,

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.outcomes import (
     NOT_SENT,
     Decision,
     RunResult,

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "airflow_crm_provider"
 #: Layers from the bottom up; a module may import its own layer or lower ones only.
-LAYERS = ["zoho", "hooks", "triggers", "operators"]
+LAYERS = ["zoho", "hooks", "triggers", "runs", "operators"]
 
 
 def modules() -> dict[str, pathlib.Path]:

@@ -1,7 +1,7 @@
 """
 Validated inputs of a job-mode run: the custom view (and territory), timing and everything else.
 
-Each check raises :class:`~airflow_crm_provider.operators._inputs.InputError`; the operator turns it
+Each check raises :class:`~airflow_crm_provider.runs.inputs.InputError`; the operator turns it
 into ``AirflowFailException`` before any request is sent.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._inputs import InputError, parse_ids
-from airflow_crm_provider.operators._outcome import Thresholds
-from airflow_crm_provider.operators._task_state import fingerprint
+from airflow_crm_provider.runs.inputs import InputError, parse_ids
+from airflow_crm_provider.runs.ledger import fingerprint
+from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.zoho.settings import seconds
 
 if TYPE_CHECKING:

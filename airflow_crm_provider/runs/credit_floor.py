@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from airflow_crm_provider.operators._inputs import InputError
+from airflow_crm_provider.runs.inputs import InputError
 from airflow_crm_provider.zoho.errors import ZohoCreditFloorError, ZohoCreditsExhaustedError, ZohoCRMError
 
 if TYPE_CHECKING:

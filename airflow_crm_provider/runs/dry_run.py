@@ -3,7 +3,7 @@ Dry run (ids mode): read the target fields of each record and report what a mass
 
 Nothing is written: the only requests are record reads (``get_records``, 100 ids per request, Zoho's
 limit). Each id gets the outcome ``would_update``, ``unchanged`` or ``not_found``; the task succeeds
-unless reading fails. The runner returns a :class:`~airflow_crm_provider.operators._outcome.RunResult`.
+unless reading fails. The runner returns a :class:`~airflow_crm_provider.runs.outcomes.RunResult`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.outcomes import (
     NOT_SENT,
     Decision,
     RecordResult,
@@ -19,7 +19,7 @@ from airflow_crm_provider.operators._outcome import (
     Summary,
     summarize,
 )
-from airflow_crm_provider.operators._values import holds
+from airflow_crm_provider.runs.values import holds
 from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 Prior values: what target fields hold before a run writes (``skip_unchanged``, ``snapshot``, revert).
 
 All of it is read before the first write, 100 ids per request, and each piece of 500 ids is kept in
-the task's state as it is read (:class:`~airflow_crm_provider.operators._task_state.PriorLedger`),
+the task's state as it is read (:class:`~airflow_crm_provider.runs.ledger.PriorLedger`),
 so a retry after a crash reuses the first try's reading instead of reading what the run wrote.
 """
 
@@ -13,8 +13,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._outcome import UNCHANGED
-from airflow_crm_provider.operators._values import holds
+from airflow_crm_provider.runs.outcomes import UNCHANGED
+from airflow_crm_provider.runs.values import holds
 from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
 from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.operators._task_state import PriorLedger
+    from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.zoho.api import ZohoEntry
 
 log = logging.getLogger(__name__)

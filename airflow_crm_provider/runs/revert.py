@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._ids_mode import IdsRun, run_ids_mode
-from airflow_crm_provider.operators._inputs import InputError, parse_data, parse_ids
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.ids_runner import IdsRun, run_ids_mode
+from airflow_crm_provider.runs.inputs import InputError, parse_data, parse_ids
+from airflow_crm_provider.runs.ledger import fingerprint
+from airflow_crm_provider.runs.outcomes import (
     Decision,
     RunResult,
     build_records,
@@ -26,17 +27,16 @@ from airflow_crm_provider.operators._outcome import (
     error_entry,
     summarize,
 )
-from airflow_crm_provider.operators._prior import unchanged_entry
-from airflow_crm_provider.operators._task_state import fingerprint
-from airflow_crm_provider.operators._values import after_write, holds
+from airflow_crm_provider.runs.prior import unchanged_entry
+from airflow_crm_provider.runs.values import after_write, holds
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow_crm_provider.operators._ids_mode import IdsSettings
-    from airflow_crm_provider.operators._outcome import Thresholds
-    from airflow_crm_provider.operators._prior import PriorValues
-    from airflow_crm_provider.operators._task_state import ChunkLedger
+    from airflow_crm_provider.runs.ids_runner import IdsSettings
+    from airflow_crm_provider.runs.ledger import ChunkLedger
+    from airflow_crm_provider.runs.outcomes import Thresholds
+    from airflow_crm_provider.runs.prior import PriorValues
     from airflow_crm_provider.zoho.api import ZohoEntry
     from airflow_crm_provider.zoho.errors import ErrorClass
 

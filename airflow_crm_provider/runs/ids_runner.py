@@ -2,7 +2,7 @@
 Ids mode: send chunks of record ids with bounded concurrency, re-send retry-class records, stop early.
 
 The runner is independent of Airflow: it gets a ``send(chunk) -> entries`` callable (the hook's
-``mass_update``), a :class:`~airflow_crm_provider.operators._task_state.ChunkLedger` and the user's
+``mass_update``), a :class:`~airflow_crm_provider.runs.ledger.ChunkLedger` and the user's
 error classes, and returns what Zoho said about each id plus what (if anything) stopped the run.
 """
 
@@ -14,8 +14,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_crm_provider.operators._collector import collection_paused
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.collector import collection_paused
+from airflow_crm_provider.runs.outcomes import (
     NO_RESULT,
     NOT_SENT,
     SUCCESS,
@@ -42,8 +42,8 @@ from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from airflow_crm_provider.operators._outcome import Thresholds
-    from airflow_crm_provider.operators._task_state import ChunkLedger
+    from airflow_crm_provider.runs.ledger import ChunkLedger
+    from airflow_crm_provider.runs.outcomes import Thresholds
     from airflow_crm_provider.zoho.api import ZohoEntry
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_crm_provider.operators._ids_mode import IdsSettings
-from airflow_crm_provider.operators._outcome import Thresholds
+from airflow_crm_provider.runs.ids_runner import IdsSettings
+from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.zoho.errors import ErrorClass, parse_error_policy
 from airflow_crm_provider.zoho.settings import (
     API_NAME_RE,

@@ -16,7 +16,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._outcome import SUCCESS
+from airflow_crm_provider.runs.outcomes import SUCCESS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

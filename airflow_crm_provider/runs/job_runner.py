@@ -7,7 +7,7 @@ second one. It then waits by polling, or defers to the poll-only
 :class:`~airflow_crm_provider.triggers.mass_update.ZohoCRMMassUpdateJobTrigger`. Zoho reports counts
 only, so the summary carries the job's counts and ``records`` is empty. The runner knows nothing of
 the task context: the operator passes callables that push the job id and defer, and concludes the
-:class:`~airflow_crm_provider.operators._outcome.RunResult` it gets back.
+:class:`~airflow_crm_provider.runs.outcomes.RunResult` it gets back.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.operators._outcome import (
+from airflow_crm_provider.runs.outcomes import (
     Decision,
     RunResult,
     Summary,
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.operators._job_inputs import JobSettings
-    from airflow_crm_provider.operators._task_state import JobTracker
+    from airflow_crm_provider.runs.job_inputs import JobSettings
+    from airflow_crm_provider.runs.ledger import JobTracker
     from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
     from airflow_crm_provider.zoho.api import JobStatus
 

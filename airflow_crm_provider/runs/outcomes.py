@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from airflow_crm_provider.operators._collector import collection_paused
+from airflow_crm_provider.runs.collector import collection_paused
 from airflow_crm_provider.zoho.credits import CALL_KINDS
 from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,

@@ -1,0 +1,1 @@
+"""The write engine: inputs, runners, outcomes and the task-state ledger, with no Airflow imports."""
