@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-# ``_as_id``, ``_check_value``, ``_literal`` and ``_repr`` are private to inputs, imported here so the
-# rules for ids, field values, literal text and message lists stay in one place.
+# ``_EMPTY_TEXT``, ``_as_id``, ``_check_value``, ``_literal`` and ``_repr`` are private to inputs, imported
+# here so the rules for ids, field values, literal text and messages stay in one place.
 from airflow_crm_provider.runs.inputs import (
     _EMPTY_TEXT,
     InputError,
