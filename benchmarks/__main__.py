@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks import client_bound, import_cost, tokens
+from benchmarks import client_bound, import_cost, planner, tokens
 
 if __name__ == "__main__":
     import_cost.main()
     tokens.main()
     client_bound.main()
+    planner.main()
