@@ -1,8 +1,10 @@
 """
-Parsing and validation of a mass update's rendered inputs (no HTTP, no Airflow).
+Parsing and validation of a write run's rendered inputs (no HTTP, no Airflow).
 
 Each function raises :class:`InputError` naming the problem; the operator turns it into
-``AirflowFailException`` before any request is sent.
+``AirflowFailException`` before any request is sent. :func:`check_policy` checks what every write
+action shares (error policy, thresholds, how ids are sent); :func:`check_inputs` adds the module, the
+one ``data`` and the ids of an action that sets the same values on every record.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from airflow_crm_provider.zoho.settings import (
     API_NAME_RE,
     MAX_CONCURRENCY,
     MAX_FIELDS_PER_CALL,
-    MAX_MASS_UPDATE_IDS,
     module_name,
     seconds,
 )
@@ -295,57 +296,79 @@ def check_ratio(name: str, value: Any) -> float:
 
 
 @dataclass(frozen=True)
+class RunPolicy:
+    """
+    What every write run is told besides its records, validated.
+
+    :param overrides: the user's per-code error classes.
+    :param thresholds: the task-outcome thresholds.
+    :param sending: how ids are sent.
+    """
+
+    overrides: dict[str, ErrorClass]
+    thresholds: Thresholds
+    sending: IdsSettings
+
+
+@dataclass(frozen=True)
 class CheckedInputs:
     """
-    The rendered arguments of a mass update, validated.
+    The rendered arguments of a run that sets one ``data`` on every id, validated.
 
     :param module: module API name.
     :param data: field API name -> value.
     :param ids: unique record ids in input order (ids mode).
     :param duplicates: ids given more than once.
-    :param overrides: the user's per-code error classes.
-    :param thresholds: the task-outcome thresholds.
-    :param sending: how ids are sent.
+    :param policy: the error policy, thresholds and how ids are sent.
     """
 
     module: str
     data: dict[str, Any]
     ids: list[str]
     duplicates: list[str]
-    overrides: dict[str, ErrorClass]
-    thresholds: Thresholds
-    sending: IdsSettings
+    policy: RunPolicy
+
+    @property
+    def overrides(self) -> dict[str, ErrorClass]:
+        """The user's per-code error classes."""
+        return self.policy.overrides
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The task-outcome thresholds."""
+        return self.policy.thresholds
+
+    @property
+    def sending(self) -> IdsSettings:
+        """How ids are sent."""
+        return self.policy.sending
 
 
-def check_inputs(
+def check_policy(
     *,
-    module: Any,
-    data: Any,
-    ids: Any,
     error_policy: Any,
     max_failed_records: Any,
     max_skipped_ratio: Any,
     soft_fail: Any,
     batch_size: Any,
+    batch_limit: int,
     max_concurrency: Any,
     locked_retries: Any,
     locked_retry_delay: Any,
-) -> CheckedInputs:
+) -> RunPolicy:
     """
-    Validate every rendered argument of a mass update (see the operator for their meaning).
+    Validate what every write run shares (see the base operator for the arguments' meaning).
 
+    :param batch_limit: the most ids one call of the action takes; ``batch_size=None`` means that.
     :raises InputError: naming the first argument that is not usable.
     """
-    parsed = parse_ids(ids)
     try:
         overrides = parse_error_policy(error_policy)
     except ValueError as err:
         raise InputError(str(err)) from err
-    return CheckedInputs(
-        module=check_module(module),
-        data=parse_data(data),
-        ids=parsed.ids,
-        duplicates=parsed.duplicates,
+    if batch_size is None:
+        batch_size = batch_limit
+    return RunPolicy(
         overrides=overrides,
         thresholds=Thresholds(
             max_failed_records=check_int("max_failed_records", max_failed_records, 0),
@@ -353,7 +376,9 @@ def check_inputs(
             soft_fail=bool(soft_fail),
         ),
         sending=IdsSettings(
-            batch_size=check_int("batch_size", batch_size, 1, MAX_MASS_UPDATE_IDS),
+            batch_size=check_int(
+                "batch_size", batch_limit if batch_size is None else batch_size, 1, batch_limit
+            ),
             max_concurrency=check_int("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
             locked_retries=check_int("locked_retries", locked_retries, 0),
             locked_retry_delay=seconds(
@@ -361,3 +386,17 @@ def check_inputs(
             ),
         ),
     )
+
+
+def check_inputs(*, module: Any, data: Any, ids: Any, policy: RunPolicy) -> CheckedInputs:
+    """
+    Validate the module, the one ``data`` and the ids of a run that sets ``data`` on every id.
+
+    :param module: the rendered ``module``.
+    :param data: the rendered ``data``.
+    :param ids: the rendered ``ids``.
+    :param policy: the run's checked policy (:func:`check_policy`).
+    :raises InputError: naming the first argument that is not usable.
+    """
+    parsed = parse_ids(ids)
+    return CheckedInputs(check_module(module), parse_data(data), parsed.ids, parsed.duplicates, policy)

@@ -110,7 +110,7 @@ def test_deferrable_defers_then_concludes_from_the_event(emulator):
     assert timedelta(seconds=30) < deferred.timeout <= timedelta(seconds=120)
     _path, kwargs = trigger.serialize()
     assert kwargs["job_id"] == context["ti"].pushed["job_id"]
-    assert (kwargs["zoho_conn_id"], kwargs["module"], kwargs["poll_interval"]) == (
+    assert (kwargs["zoho_crm_conn_id"], kwargs["module"], kwargs["poll_interval"]) == (
         "zoho_crm_default",
         "Leads",
         0.05,

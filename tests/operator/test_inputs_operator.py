@@ -58,10 +58,14 @@ def test_data_and_ids_from_params(zoho_crm_conn, emulator):
 
 def test_conn_id_and_module_are_templated(zoho_crm_conn, emulator):
     op = ZohoCRMMassUpdateOperator(
-        task_id="x", module="{{ params.m }}", data={"City": "Oslo"}, ids=[OK_1], zoho_conn_id="{{ params.c }}"
+        task_id="x",
+        module="{{ params.m }}",
+        data={"City": "Oslo"},
+        ids=[OK_1],
+        zoho_crm_conn_id="{{ params.c }}",
     )
     render(op, params={"m": "Leads", "c": zoho_crm_conn})
-    assert (op.module, op.zoho_conn_id) == ("Leads", "zoho_crm_default")
+    assert (op.module, op.zoho_crm_conn_id) == ("Leads", "zoho_crm_default")
     assert run_task(op).state == "success"
 
 
@@ -162,12 +166,12 @@ def test_template_fields_render_from_context():
         "ids": "{{ params.ids }}",
         "cvid": "{{ params.cvid }}",
         "territory_id": "{{ params.t }}",
-        "zoho_conn_id": "{{ params.conn }}",
+        "zoho_crm_conn_id": "{{ params.conn }}",
     }
     params = {"m": "Contacts", "city": "Oslo", "ids": "1,2", "cvid": "3", "t": "4", "conn": "zoho_eu"}
     op = ZohoCRMMassUpdateOperator(task_id="t", **fields)
     op.render_template_fields({"params": params})
-    assert (op.module, op.data, op.ids, op.cvid, op.territory_id, op.zoho_conn_id) == (
+    assert (op.module, op.data, op.ids, op.cvid, op.territory_id, op.zoho_crm_conn_id) == (
         "Contacts",
         {"City": "Oslo"},
         "1,2",
@@ -178,7 +182,7 @@ def test_template_fields_render_from_context():
     leads = LeadsMassUpdateOperator(task_id="t", **{k: v for k, v in fields.items() if k != "module"})
     assert "module" not in leads.template_fields
     leads.render_template_fields({"params": params})
-    assert (leads.module, leads.zoho_conn_id, leads.cvid) == ("Leads", "zoho_eu", "3")
+    assert (leads.module, leads.zoho_crm_conn_id, leads.cvid) == ("Leads", "zoho_eu", "3")
 
 
 def test_unusable_connection_fails_without_requests(zoho_emulator, emulator, monkeypatch):
@@ -192,7 +196,7 @@ def test_unusable_connection_fails_without_requests(zoho_emulator, emulator, mon
 
 def test_missing_connection_is_retryable(emulator, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_ZOHO_CRM_DEFAULT", raising=False)
-    out = run_task(leads_op(ids=[OK_1], zoho_conn_id="no_such_conn"))
+    out = run_task(leads_op(ids=[OK_1], zoho_crm_conn_id="no_such_conn"))
     assert out.state == "up_for_retry"
     assert out.summary["outcome"] == "failed"
     assert out.records[0]["code"] == "NOT_SENT"
