@@ -38,13 +38,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     from airflow_crm_provider.testing.process import RunningEmulator
 
-CONN_ID = "zoho_crm_default"
+CONN_ID = DEFAULT_CONN_ID
 URL_VARIABLE = "ZOHO_EMULATOR_URL"
 
 

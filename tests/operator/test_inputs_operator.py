@@ -200,3 +200,45 @@ def test_missing_connection_is_retryable(emulator, monkeypatch):
     assert out.state == "up_for_retry"
     assert out.summary["outcome"] == "failed"
     assert out.records[0]["code"] == "NOT_SENT"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_in_data_are_refused_before_any_call(zoho_crm_conn, emulator, bad):
+    out = run_task(leads_op(ids=["738964000002131001"], data={"Annual_Revenue": bad}))
+    assert out.state == "failed"
+    assert "finite" in str(out.error)
+    assert mass_update_posts(emulator) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        (
+            {"ids": "[" * 100_000},
+            "neither JSON nor a Python literal",
+        ),  # RecursionError, unrefused, once
+        ({"data": "{" + '"a": {' * 100_000}, "neither JSON nor a Python literal"),
+        ({"ids": [10**5000]}, "numeric Zoho record ids"),  # int -> str raises past 4,300 digits
+        ({"ids": b"\xff\xfe738964000002131001"}, "not UTF-8"),
+        ({"data": {"Lead_Status\n": "Contacted"}}, "field API names"),  # `$` would take the newline
+        ({"data": {"City": {"a": {"b": 1}}}}, "nested deeper"),
+        ({"data": {"City": "\ud800"}}, "not valid Unicode"),
+        ({"data": {"City": "x" * 40_000}}, "at most 32000"),
+        ({"data": {"No_of_Employees": 10**40}}, "more than 32 digits"),
+    ],
+)
+def test_hostile_inputs_are_refused_as_input(zoho_crm_conn, emulator, kwargs, reason):
+    kwargs = {"ids": ["738964000002131001"], **kwargs}
+    out = run_task(leads_op(**kwargs))
+    assert out.state == "failed"
+    assert "invalid input, nothing was sent to Zoho" in str(out.error)
+    assert reason in str(out.error)
+    assert out.records is not None  # every requested id still gets a record
+    assert mass_update_posts(emulator) == []
+
+
+def test_ids_separated_by_spaces_semicolons_commas_and_newlines_are_taken(zoho_crm_conn, emulator):
+    ids = emulator.seed("Leads", count=4)
+    out = run_task(leads_op(ids=f"{ids[0]}, {ids[1]};{ids[2]}\n{ids[3]}\n"))
+    assert out.state == "success"
+    assert [r["id"] for r in out.records] == ids
