@@ -20,7 +20,7 @@ from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.runs.collector import collection_paused
 from airflow_crm_provider.runs.credit_floor import check_floor, floor_at_start
 from airflow_crm_provider.runs.ids_runner import IdsSettings
-from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs, check_policy
+from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.runs.ledger import TaskState
 from airflow_crm_provider.runs.outcomes import (
     Decision,
@@ -29,6 +29,7 @@ from airflow_crm_provider.runs.outcomes import (
     format_report,
     summarize,
 )
+from airflow_crm_provider.runs.policy import check_policy
 from airflow_crm_provider.runs.prior import read_failure, read_prior
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
 from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.runs.inputs import InputError, RunPolicy
+    from airflow_crm_provider.runs.inputs import InputError
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.runs.outcomes import Mode, Summary
+    from airflow_crm_provider.runs.policy import RunPolicy
     from airflow_crm_provider.runs.prior import PriorValues
     from airflow_crm_provider.zoho.calls import WriteAction
 
