@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airflow import __version__ as AIRFLOW_VERSION
+from airflow.exceptions import AirflowProviderDeprecationWarning  # its home in 3.1 to 3.3 alike
 from packaging.version import Version
 
 _BASE = Version(Version(AIRFLOW_VERSION).base_version)
@@ -25,6 +26,7 @@ __all__ = [
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "AirflowFailException",
+    "AirflowProviderDeprecationWarning",
     "AirflowSkipException",
     "conf",
 ]

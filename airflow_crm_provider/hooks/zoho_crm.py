@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
+from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.hooks import _form
-from airflow_crm_provider.zoho import api
-from airflow_crm_provider.zoho.auth import TokenCacheError, token_source
+from airflow_crm_provider.zoho import calls
+from airflow_crm_provider.zoho.auth import MAX_TOKEN_WAIT, TokenCacheError, token_source
 from airflow_crm_provider.zoho.credits import CreditMeter
 from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
@@ -23,11 +23,10 @@ from airflow_crm_provider.zoho.errors import (
 )
 from airflow_crm_provider.zoho.http import Retries, run_async, run_sync
 from airflow_crm_provider.zoho.settings import (
+    DEFAULT_CONN_ID,
     MAX_GET_RECORD_IDS,
-    MAX_MASS_UPDATE_IDS,
     ZohoConnectionConfigError,
     ZohoConnectionSettings,
-    module_name,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
     from airflow_crm_provider.zoho.http import Plan
+
+T = TypeVar("T")
 
 #: Connection extras that configure the session as they do for ``HttpHook`` users (never headers).
 _TRANSPORT_EXTRAS = ("proxies", "verify", "cert", "trust_env")
@@ -48,7 +49,7 @@ class _TokenAuth(requests.auth.AuthBase):
         self._hook = hook
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.update(api.request_headers(self._hook.settings, self._hook._tokens().get()))
+        request.headers.update(calls.request_headers(self._hook.settings, self._hook._tokens().get()))
         return request
 
 
@@ -63,7 +64,7 @@ class ZohoCRMHook(HttpHook):
     5xx, timeouts and dropped connections are retried with backoff and jitter (honouring ``Retry-After``);
     a 429 for spent API credits is not (``ZohoCreditsExhaustedError``). :attr:`credits` sees every reply.
 
-    :param zoho_conn_id: a ``zoho_crm`` connection.
+    :param zoho_crm_conn_id: a ``zoho_crm`` connection (``zoho_conn_id``: its former, deprecated name).
     :param max_attempts: attempts per request, the first included.
     :param max_retry_wait: seconds one request may take in total, retries and waits included.
     :param backoff_base: first backoff in seconds (doubles per attempt, jittered).
@@ -72,8 +73,8 @@ class ZohoCRMHook(HttpHook):
     :param kwargs: the other ``HttpHook`` arguments (``tcp_keep_alive*``, ``adapter``, ``auth_type``).
     """
 
-    conn_name_attr = "zoho_conn_id"
-    default_conn_name = "zoho_crm_default"
+    conn_name_attr = "zoho_crm_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "zoho_crm"
     hook_name = "Zoho CRM"
     #: How the hook waits between attempts (tests may replace it).
@@ -81,17 +82,18 @@ class ZohoCRMHook(HttpHook):
 
     def __init__(
         self,
-        zoho_conn_id: str = default_conn_name,
+        zoho_crm_conn_id: str = default_conn_name,
         *,
-        max_attempts: int = 5,
-        max_retry_wait: float = 60.0,
-        backoff_base: float = 1.0,
-        max_token_wait: float = 600.0,
+        max_attempts: int = Retries.max_attempts,
+        max_retry_wait: float = Retries.max_wait,
+        backoff_base: float = Retries.backoff_base,
+        max_token_wait: float = MAX_TOKEN_WAIT,
         method: str = "POST",
         **kwargs: Any,
     ) -> None:
-        super().__init__(method=method, http_conn_id=zoho_conn_id, **kwargs)
-        self.zoho_conn_id = zoho_conn_id
+        zoho_crm_conn_id = renamed_conn_id(zoho_crm_conn_id, kwargs, default=self.default_conn_name)
+        super().__init__(method=method, http_conn_id=zoho_crm_conn_id, **kwargs)
+        self.zoho_crm_conn_id = zoho_crm_conn_id
         self.retries = Retries(max_attempts, max_retry_wait, backoff_base)
         self.max_token_wait = max_token_wait
         self._settings: ZohoConnectionSettings | None = None
@@ -103,7 +105,12 @@ class ZohoCRMHook(HttpHook):
         self.credits = CreditMeter()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(zoho_conn_id={self.zoho_conn_id!r})"
+        return f"{type(self).__name__}(zoho_crm_conn_id={self.zoho_crm_conn_id!r})"
+
+    @property
+    def zoho_conn_id(self) -> str:
+        """The connection id, by its former name (deprecated: use ``zoho_crm_conn_id``)."""
+        return self.zoho_crm_conn_id
 
     # -- connection, session, tokens ------------------------------------------------------------
 
@@ -111,7 +118,7 @@ class ZohoCRMHook(HttpHook):
     def settings(self) -> ZohoConnectionSettings:
         """The parsed connection (fetched once; its secrets are masked in logs)."""
         if self._settings is None:
-            conn = self.get_connection(self.zoho_conn_id)
+            conn = self.get_connection(self.zoho_crm_conn_id)
             extra = conn.extra_dejson
             self._transport = {key: extra[key] for key in _TRANSPORT_EXTRAS if key in extra}
             self._settings = self._remember(ZohoConnectionSettings.from_connection(conn, extra))
@@ -124,7 +131,7 @@ class ZohoCRMHook(HttpHook):
         from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
         from asgiref.sync import sync_to_async
 
-        conn = await get_async_connection(self.zoho_conn_id, hook=self)
+        conn = await get_async_connection(self.zoho_crm_conn_id, hook=self)
         extra = await get_async_extra_dejson(conn)
         settings = ZohoConnectionSettings.from_connection(conn, extra)
         return await sync_to_async(self._remember)(settings)
@@ -198,11 +205,12 @@ class ZohoCRMHook(HttpHook):
     def _run(self, plan: Plan[Any]) -> Any:
         return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
 
-    def _call(self, method: str, path: str, parse: Callable[[Any, int], Any], **kwargs: Any) -> Any:
-        plan = api.api_call(
-            self.settings, self.retries, method, path, parse, observe=self.credits.observe, **kwargs
-        )
-        return self._run(plan)
+    def _call(self, call: calls.Call[T]) -> T:
+        result: T = self._run(self._plan(self.settings, call))
+        return result
+
+    def _plan(self, settings: ZohoConnectionSettings, call: calls.Call[T]) -> Plan[T]:
+        return calls.api_call(settings, self.retries, call, observe=self.credits.observe)
 
     # -- Zoho CRM API -----------------------------------------------------------------------------
 
@@ -220,14 +228,7 @@ class ZohoCRMHook(HttpHook):
         :raises ValueError: more than 500 ids (nothing is sent).
         :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
         """
-        if isinstance(ids, str):
-            raise ValueError("ids must be a sequence of record ids, not a string")
-        if len(ids) > MAX_MASS_UPDATE_IDS:
-            raise ValueError(f"mass_update takes at most {MAX_MASS_UPDATE_IDS} ids per call, got {len(ids)}")
-        body = {"data": [dict(data)], "ids": [str(i) for i in ids], "over_write": bool(over_write)}
-        return self._call(
-            "POST", f"{module_name(module)}/actions/mass_update", api.parse_mass_update, json=body
-        )
+        return self._call(calls.mass_update_call(module, data, ids, over_write))
 
     def mass_update_by_view(
         self,
@@ -250,26 +251,8 @@ class ZohoCRMHook(HttpHook):
         :return: the job id.
         :raises ZohoRequestError: e.g. ``ALREADY_SCHEDULED`` or ``NO_RECORDS_FOUND`` (see ``.code``).
         """
-        body: dict[str, Any] = {"data": [dict(data)], "cvid": str(cvid), "over_write": bool(over_write)}
-        if territory_id:
-            body["territory"] = {"id": str(territory_id), "include_child": bool(include_child)}
         return self._call(
-            "POST",
-            f"{module_name(module)}/actions/mass_update",
-            api.parse_job_id,
-            json=body,
-            resendable=False,  # a second POST could schedule a second job (or be ALREADY_SCHEDULED)
-        )
-
-    def _status_plan(self, settings: ZohoConnectionSettings, module: str, job_id: str) -> Plan[JobStatus]:
-        return api.api_call(
-            settings,
-            self.retries,
-            "GET",
-            f"{module_name(module)}/actions/mass_update",
-            partial(api.parse_job_status, str(job_id)),
-            params={"job_id": str(job_id)},
-            observe=self.credits.observe,
+            calls.mass_update_job_call(module, data, cvid, territory_id, include_child, over_write)
         )
 
     def get_mass_update_status(self, module: str, job_id: str) -> JobStatus:
@@ -279,7 +262,7 @@ class ZohoCRMHook(HttpHook):
         :param module: module API name.
         :param job_id: from :meth:`mass_update_by_view`.
         """
-        return self._run(self._status_plan(self.settings, module, job_id))
+        return self._call(calls.job_status_call(module, job_id))
 
     async def aget_mass_update_status(self, module: str, job_id: str) -> JobStatus:
         """
@@ -298,7 +281,7 @@ class ZohoCRMHook(HttpHook):
         async def get_token(rejected: str | None, cause: ZohoCRMError | None) -> AccessToken:
             return await sync_to_async(tokens.get, thread_sensitive=False)(rejected, cause)
 
-        plan = self._status_plan(settings, module, job_id)
+        plan = self._plan(settings, calls.job_status_call(module, job_id))
         return await run_async(plan, settings.timeout, get_token, tokens.accepted)
 
     def get_records(
@@ -329,12 +312,10 @@ class ZohoCRMHook(HttpHook):
         """
         if isinstance(ids, str) or isinstance(fields, str):
             raise ValueError("ids and fields must be sequences, not strings")
-        path = module_name(module)
         unique = list(dict.fromkeys(str(i) for i in ids))
         for start in range(0, len(unique), MAX_GET_RECORD_IDS):
             chunk = unique[start : start + MAX_GET_RECORD_IDS]
-            params = {"ids": ",".join(chunk), "fields": ",".join(fields)}
-            yield chunk, self._call("GET", path, api.parse_records, params=params)
+            yield chunk, self._call(calls.records_call(module, chunk, fields))
 
     def get_org(self) -> dict[str, Any]:
         """
@@ -343,15 +324,14 @@ class ZohoCRMHook(HttpHook):
         Zoho's reply carries ``X-API-CREDITS-REMAINING`` once half the credits are used: read
         :attr:`credits` afterwards.
         """
-        org: dict[str, Any] = self._call("GET", "org", api.parse_org)
-        return org
+        return self._call(calls.org_call())
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
-        probe = type(self)(self.zoho_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
+        probe = type(self)(self.zoho_crm_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
         try:
             settings = probe.settings
-            user = probe._call("GET", "users", api.parse_current_user, params={"type": "CurrentUser"})
+            user = probe._call(calls.current_user_call())
             return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
         except ZohoConnectionConfigError as exc:
             return False, f"Connection settings: {exc}"

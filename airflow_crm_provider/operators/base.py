@@ -1,9 +1,8 @@
 """
-What every Zoho CRM write operator shares: the hook, the task's saved state, and the one way a run ends.
+What every Zoho CRM write operator shares: the hook, the task's saved state, refusals, the one way a run ends.
 
-The public operators (:mod:`~airflow_crm_provider.operators.mass_update`,
-:mod:`~airflow_crm_provider.operators.revert`) and this base are the only code that touches the task
-context. Their runners know nothing of Airflow and hand back a
+The operators and this base are the only code that touches the task context. The runners of
+:mod:`airflow_crm_provider.runs` know nothing of Airflow and hand back a
 :class:`~airflow_crm_provider.runs.outcomes.RunResult`, which :meth:`ZohoCRMBaseOperator._conclude`
 pushes to XCom before it ends the task.
 """
@@ -12,13 +11,15 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseOperator
 
+from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.runs.collector import collection_paused
-from airflow_crm_provider.runs.credit_floor import check_floor
+from airflow_crm_provider.runs.credit_floor import check_floor, floor_at_start
+from airflow_crm_provider.runs.ids_runner import IdsSettings
 from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.runs.ledger import TaskState
 from airflow_crm_provider.runs.outcomes import (
@@ -28,18 +29,22 @@ from airflow_crm_provider.runs.outcomes import (
     format_report,
     summarize,
 )
+from airflow_crm_provider.runs.policy import check_policy
 from airflow_crm_provider.runs.prior import read_failure, read_prior
 from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
-from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
+from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.runs.inputs import InputError
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.runs.outcomes import Mode, Summary
+    from airflow_crm_provider.runs.policy import RunPolicy
     from airflow_crm_provider.runs.prior import PriorValues
+    from airflow_crm_provider.zoho.calls import WriteAction
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,9 @@ class ZohoCRMBaseOperator(BaseOperator):
     """
     Base of the operators that write to Zoho CRM and report every record.
 
-    :param zoho_conn_id: the ``zoho_crm`` connection. Templated.
-    :param batch_size: ids per call, at most 500.
+    :param zoho_crm_conn_id: the ``zoho_crm`` connection (``zoho_conn_id``: its deprecated former
+        name). Templated.
+    :param batch_size: ids per call, at most the action's limit (the default: 500 for a mass update).
     :param max_concurrency: calls in flight at once (default 4, below the smallest edition's 5), at most
         10 (Zoho's pool for heavy calls). To bound calls across tasks and mapped task instances, use an
         Airflow pool sized in calls and ``pool_slots=max_concurrency``.
@@ -65,32 +71,35 @@ class ZohoCRMBaseOperator(BaseOperator):
         the org's API credits remain (None: no floor). Before the first write one cheap call
         (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
     :param hook_params: extra ``ZohoCRMHook`` arguments (``max_attempts``, ``max_retry_wait``,
-        ``backoff_base``).
+        ``backoff_base``, ``max_token_wait``), for the worker and, after a deferral, the trigger.
     """
 
     ui_color = "#e42527"
     operator_extra_links = (ZohoCRMLink(),)
-    #: What the run is, in messages ("mass update", "revert").
-    _what = "mass update"
+    #: The Zoho write action the runs send (its batch limit and call kind).
+    action: ClassVar[WriteAction]
+    #: What the run is, in messages and reports (``"mass update"``, ``"revert"``).
+    _what: ClassVar[str]
 
     def __init__(
         self,
         *,
-        zoho_conn_id: str = "zoho_crm_default",
-        batch_size: int = MAX_MASS_UPDATE_IDS,
-        max_concurrency: int = 4,
+        zoho_crm_conn_id: str = DEFAULT_CONN_ID,
+        batch_size: int | None = None,
+        max_concurrency: int = IdsSettings.max_concurrency,
         error_policy: dict[str, str] | None = None,
         max_failed_records: int = 0,
         max_skipped_ratio: float = 1.0,
         soft_fail: bool = True,
-        locked_retries: int = 3,
-        locked_retry_delay: float = 5.0,
+        locked_retries: int = IdsSettings.locked_retries,
+        locked_retry_delay: float = IdsSettings.locked_retry_delay,
         min_credits_remaining: int | None = None,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        zoho_crm_conn_id = renamed_conn_id(zoho_crm_conn_id, kwargs, default=DEFAULT_CONN_ID)
         super().__init__(**kwargs)
-        self.zoho_conn_id = zoho_conn_id
+        self.zoho_crm_conn_id = zoho_crm_conn_id
         self.batch_size = batch_size
         self.max_concurrency = max_concurrency
         self.error_policy = error_policy
@@ -107,7 +116,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         """The Zoho CRM hook (imported here, so parsing a DAG file stays cheap)."""
         from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
-        return ZohoCRMHook(zoho_conn_id=self.zoho_conn_id, **self.hook_params)
+        return ZohoCRMHook(self.zoho_crm_conn_id, **self.hook_params)
 
     def _mode(self) -> Mode:
         """Return the summary's ``mode``."""
@@ -121,22 +130,24 @@ class ZohoCRMBaseOperator(BaseOperator):
         """Return the ids a refusal reports, before (or without) validation."""
         raise NotImplementedError
 
-    def _check_inputs(self, *, module: Any, data: Any, ids: Any) -> CheckedInputs:
-        """Validate what the run writes and how it sends (raises :class:`InputError`)."""
+    def _policy(self) -> RunPolicy:
+        """Validate the error policy, thresholds, credit floor and sending (raises :class:`InputError`)."""
         check_floor(self.min_credits_remaining)
-        return check_inputs(
-            module=module,
-            data=data,
-            ids=ids,
+        return check_policy(
             error_policy=self.error_policy,
             max_failed_records=self.max_failed_records,
             max_skipped_ratio=self.max_skipped_ratio,
             soft_fail=self.soft_fail,
             batch_size=self.batch_size,
+            batch_limit=self.action.batch_limit,
             max_concurrency=self.max_concurrency,
             locked_retries=self.locked_retries,
             locked_retry_delay=self.locked_retry_delay,
         )
+
+    def _check_inputs(self, *, module: Any, data: Any, ids: Any) -> CheckedInputs:
+        """Validate what the run writes and how it sends (raises :class:`InputError`)."""
+        return check_inputs(module=module, data=data, ids=ids, policy=self._policy())
 
     def _task_state(self, context: Context, without: str) -> TaskState:
         """Return this task instance's state across tries, saying what a retry does without one."""
@@ -153,10 +164,9 @@ class ZohoCRMBaseOperator(BaseOperator):
             hook.get_conn()  # resolve the connection once, here, before calls fan out to threads
         except Exception as err:
             # bad settings fail the task; anything else (e.g. a connection not found yet) is retryable
-            reason = f"connection {self.zoho_conn_id!r} is not usable: {err}"
+            reason = f"connection {self.zoho_crm_conn_id!r} is not usable: {err}"
             final = isinstance(err, (ValueError, TypeError))
-            self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
-            raise  # not reached: a refusal always ends the task
+            self._refuse(context, reason, ids, retryable=None if final else err)
         save_link_target(context["ti"], hook, module, ids, cvid)
         return hook
 
@@ -191,6 +201,31 @@ class ZohoCRMBaseOperator(BaseOperator):
         except Exception as err:
             reason, retryable = read_failure(err)
             return self._refusal(reason, inputs.ids, retryable=retryable)
+
+    def _refuse_input(self, context: Context, err: InputError, *, after_deferral: bool = False) -> NoReturn:
+        """End the task on an unusable argument, before (or, rendered again, after) any call."""
+        when = " after the deferral" if after_deferral else ", nothing was sent to Zoho"
+        self._refuse(context, f"invalid input{when}: {err}")
+
+    def _refuse_below_floor(
+        self, context: Context, hook: ZohoCRMHook, ids: list[str], *, unsent: str = "nothing was sent to Zoho"
+    ) -> None:
+        """End the task before the first write if fewer credits remain than ``min_credits_remaining``."""
+        short = floor_at_start(hook, self.min_credits_remaining)
+        if short is not None:
+            self._refuse(context, f"{unsent}: {short}", ids)
+
+    def _refuse(
+        self,
+        context: Context,
+        reason: str,
+        ids: list[str] | None = None,
+        *,
+        retryable: BaseException | None = None,
+    ) -> NoReturn:
+        """End the task as failed (or retryable) before any write, pushing the XComs."""
+        self._conclude(context, self._refusal(reason, ids, retryable=retryable))
+        raise AssertionError("a refusal always ends the task")  # not reached: _conclude raises
 
     def _refusal(
         self, reason: str, ids: list[str] | None = None, *, retryable: BaseException | None = None
@@ -234,7 +269,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         if retryable is None and outcome != "success":
             # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
             log.warning("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
-        log.info("%s", format_report(summary, records))
+        log.info("%s", format_report(summary, records, what=self._what))
         if self.do_xcom_push:
             ti = context["ti"]
             with collection_paused():  # Airflow serializes each record into new dicts: no full collections

@@ -1,9 +1,9 @@
 """
-Operators that set one field to one value on many Zoho CRM records, reporting every record.
+Operators that set the same value(s) on many Zoho CRM records (Mass Update), reporting every record.
 
-It renders and validates the inputs, hands them to a runner (ids mode, job mode, dry run) that knows
-nothing of Airflow, then concludes (:class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`)
-with the :class:`~airflow_crm_provider.runs.outcomes.RunResult` it gets back.
+They render and validate the inputs, hand them to a runner of :mod:`airflow_crm_provider.runs` (ids
+mode, job mode, dry run), then conclude with the :class:`~airflow_crm_provider.runs.outcomes.RunResult`
+it gives back; in job mode they build the trigger when the runner asks to defer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.runs import credit_floor
-from airflow_crm_provider.runs.dry_run import read_back, run_dry_run
+from airflow_crm_provider.runs.dry_run import run_dry_run
 from airflow_crm_provider.runs.ids_runner import ids_result, run_ids_mode
 from airflow_crm_provider.runs.inputs import (
     CheckedInputs,
@@ -22,6 +22,7 @@ from airflow_crm_provider.runs.inputs import (
     requested_ids,
 )
 from airflow_crm_provider.runs.job_inputs import (
+    POLL_INTERVAL,
     JobSettings,
     ViewTarget,
     check_timing,
@@ -37,8 +38,9 @@ from airflow_crm_provider.runs.outcomes import (
     Summary,
     summarize,
 )
-from airflow_crm_provider.runs.prior import unchanged_entry
+from airflow_crm_provider.runs.prior import read_back, unchanged_entry
 from airflow_crm_provider.version_compat import conf
+from airflow_crm_provider.zoho.calls import MASS_UPDATE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.runs.job_runner import Deferral
     from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
     from airflow_crm_provider.zoho.api import ZohoEntry
 
@@ -60,50 +63,38 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
     """
     Set the same field value(s) on many records of a Zoho CRM module and report every record.
 
-    Ids are sent in chunks of at most 500 with bounded concurrency; ``RECORD_LOCKED`` records are
-    re-sent after a backoff. Each record gets an outcome from Zoho's code and the error policy
-    (``updated``, ``skipped``, ``failed``, ``ignored``); the summary is the return value and the
-    per-record list is pushed under the XCom key ``records``, whichever way the task ends. On Airflow
-    3.3+ no later try of the task instance sends again a record Zoho updated.
-
-    With ``cvid`` (optionally ``territory_id``) instead of ``ids``, Zoho updates a custom view's records
-    (up to 50,000) as a background job: the job id is pushed under the XCom key ``job_id`` at once, the
-    task waits by polling (or defers to a poll-only trigger with ``deferrable=True``), and the summary
-    carries Zoho's counts; ``records`` stays empty since Zoho reports no per-record results. On Airflow
-    3.3+ a retry after a crash resumes the same job. ``dry_run=True`` (ids mode) reads the target
-    fields instead of writing, and reports each id as ``would_update``, ``unchanged`` or ``not_found``.
+    With ``ids``, chunks of up to 500 ids go out with bounded concurrency and each record gets an
+    outcome from Zoho's code and the error policy; with ``cvid`` (and ``territory_id``) Zoho updates a
+    custom view's records as a background job, which the task waits for (or defers to the triggerer)
+    and reports by counts. The summary is the return value; ``records`` (and ``job_id``, ``snapshot``)
+    are pushed whichever way the task ends. On Airflow 3.3+ no later try re-sends what Zoho applied.
 
     :param module: Zoho module API name (``Leads``, ``Contacts``...). Templated.
     :param data: field API name -> value to set, e.g. ``{"Lead_Status": "Contacted"}``. Templated.
     :param ids: record ids: a list (str or int), an ``XComArg``, or text rendering to a JSON list, a
-        Python list or ids separated by commas, semicolons, spaces or newlines. Duplicates are
-        dropped. Templated.
+        Python list or ids separated by commas, semicolons, spaces or newlines. Templated.
     :param over_write: multi-select picklists: replace (``True``) or append to (``False``) the values.
     :param cvid: custom view whose records a Zoho job updates (job mode; not with ``ids``). Templated.
     :param territory_id: only the view's records in this territory (needs ``cvid``). Templated.
     :param include_child: with ``territory_id``, also its child territories.
-    :param deferrable: wait for the job in the triggerer instead of a worker slot (default: Airflow's
-        ``[operators] default_deferrable``).
+    :param deferrable: wait for the job in the triggerer (default: ``[operators] default_deferrable``).
     :param poll_interval: seconds between job status requests.
     :param timeout: how long to wait for the job (seconds or ``timedelta``; ``None``: as long as it
-        runs). When it passes the task fails and the job keeps running in Zoho CRM.
-    :param dry_run: read the records and report what would change; nothing is written (ids mode).
-        Kept as ``is_dry_run`` (``BaseOperator.dry_run()`` is a method).
-    :param skip_unchanged: read the target fields first and send only the records whose values differ
-        (ids mode); the others get outcome ``unchanged`` (code ``UNCHANGED``), which counts as neither
-        updated nor skipped. Costs one read call per 100 ids, saves a write per 500 and Zoho's
-        workflows on records that already held the values.
-    :param snapshot: read and keep the target fields' prior values of every record about to be
-        written, before the first write (ids mode), and push them under the XCom key ``snapshot``
-        (``{id: {field: prior value}}``) for
-        :class:`~airflow_crm_provider.operators.revert.ZohoCRMRevertMassUpdateOperator`.
+        runs); when it passes the task fails and the job keeps running in Zoho CRM.
+    :param dry_run: read the records and report each as ``would_update``, ``unchanged`` or
+        ``not_found``; nothing is written (ids mode; kept as ``is_dry_run``).
+    :param skip_unchanged: read first and send only the records whose values differ; the others get
+        outcome ``unchanged`` (ids mode).
+    :param snapshot: read the prior values before the first write and push them under the XCom key
+        ``snapshot`` for :class:`~airflow_crm_provider.operators.revert.ZohoCRMRevertMassUpdateOperator`.
 
-    Also takes the arguments of :class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`:
-    the connection, how ids are sent, the error policy, thresholds and the credit floor.
+    Also takes the arguments of :class:`~airflow_crm_provider.operators.base.ZohoCRMBaseOperator`.
     """
 
-    template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_conn_id")
+    template_fields: Sequence[str] = ("module", "data", "ids", "cvid", "territory_id", "zoho_crm_conn_id")
     template_fields_renderers = {"data": "json", "ids": "py"}
+    action = MASS_UPDATE
+    _what = MASS_UPDATE.title
 
     def __init__(
         self,
@@ -116,7 +107,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         territory_id: str | int | None = None,
         include_child: bool = False,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_interval: float = 30.0,
+        poll_interval: float = POLL_INTERVAL,
         timeout: timedelta | float | None = DEFAULT_JOB_TIMEOUT,
         dry_run: bool = False,
         skip_unchanged: bool = False,
@@ -179,7 +170,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                     "selects, which cannot be read first"
                 )
         except InputError as err:
-            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
+            self._refuse_input(context, err)
         if view is not None:
             return self._run_job(context, inputs, view)
         if inputs.duplicates:
@@ -200,9 +191,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 hook, module=inputs.module, data=inputs.data, ids=inputs.ids, over_write=bool(self.over_write)
             )
             return self._conclude(context, result)
-        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
-        if short is not None:
-            return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", inputs.ids))
+        self._refuse_below_floor(context, hook, inputs.ids)
         return self._run_ids(context, hook, inputs)
 
     def _job_settings(self, inputs: CheckedInputs, view: ViewTarget) -> JobSettings:
@@ -215,7 +204,6 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             over_write=bool(self.over_write),
             overrides=inputs.overrides,
             thresholds=inputs.thresholds,
-            zoho_conn_id=self.zoho_conn_id,
             poll_interval=poll_interval,
             timeout=timeout,
         )
@@ -225,25 +213,39 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         try:
             settings = self._job_settings(inputs, view)
         except InputError as err:
-            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
+            self._refuse_input(context, err)
         hook = self._connected_hook(context, inputs.module, [], self.cvid)
-        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
-        if short is not None:
-            return self._conclude(context, self._refusal(f"no job was scheduled: {short}", []))
+        self._refuse_below_floor(context, hook, [], unsent="no job was scheduled")
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
             if self.do_xcom_push:
                 context["ti"].xcom_push(key="job_id", value=job_id)
 
-        def defer(trigger: ZohoCRMMassUpdateJobTrigger, timeout: timedelta | None) -> None:
-            self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+        def defer(deferral: Deferral) -> None:
+            trigger = self._trigger(deferral, hook)
+            self.defer(trigger=trigger, method_name="execute_complete", timeout=deferral.timeout)
 
         tracker = JobTracker(state, settings.fingerprint())
         result = run_job(
             settings, hook, tracker, on_scheduled=on_scheduled, defer=defer if self.deferrable else None
         )
         return self._conclude(context, result, state)
+
+    def _trigger(self, deferral: Deferral, hook: ZohoCRMHook) -> ZohoCRMMassUpdateJobTrigger:
+        """Return the poll-only trigger of a deferred job: same connection and hook settings, calls so far."""
+        from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
+
+        return ZohoCRMMassUpdateJobTrigger(
+            zoho_crm_conn_id=self.zoho_crm_conn_id,
+            module=deferral.module,
+            job_id=deferral.job_id,
+            poll_interval=deferral.poll_interval,
+            end_time=deferral.end_time,
+            hook_params=self.hook_params,
+            calls=hook.credits.calls,
+            credits_remaining=hook.credits.remaining,
+        )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Summary:
         """
@@ -259,7 +261,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 raise InputError("cvid rendered empty after the deferral; cannot conclude the job")
             settings = self._job_settings(inputs, view)
         except InputError as err:
-            return self._conclude(context, self._refusal(f"invalid input after the deferral: {err}"))
+            self._refuse_input(context, err, after_deferral=True)
         state = self._task_state(context, "a retry of this task schedules a new job")
         JobTracker(state, settings.fingerprint())  # owns the job's key, so a final outcome forgets it
         return self._conclude(context, complete_job(settings, event, resumable=state.enabled), state)

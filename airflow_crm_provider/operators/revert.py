@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.runs import credit_floor
-from airflow_crm_provider.runs.dry_run import read_back
 from airflow_crm_provider.runs.inputs import InputError, check_module
 from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.runs.outcomes import RunResult
+from airflow_crm_provider.runs.prior import read_back
 from airflow_crm_provider.runs.revert import RevertSource, plan_revert, revert_result, run_revert
+from airflow_crm_provider.zoho.calls import MASS_UPDATE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,7 +44,8 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
     the connection, how ids are sent, the error policy, thresholds and the credit floor.
     """
 
-    template_fields: Sequence[str] = ("source_task_id", "zoho_conn_id")
+    template_fields: Sequence[str] = ("source_task_id", "zoho_crm_conn_id")
+    action = MASS_UPDATE
     _what = "revert"
 
     def __init__(
@@ -92,12 +94,10 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
                 )
             inputs = self._check_inputs(module=source.module, data=source.data, ids=list(source.prior))
         except InputError as err:
-            return self._conclude(context, self._refusal(f"invalid input, nothing was sent to Zoho: {err}"))
+            self._refuse_input(context, err)
         module, ids = source.module, inputs.ids
         hook = self._connected_hook(context, module, ids)
-        short = credit_floor.floor_at_start(hook, self.min_credits_remaining)
-        if short is not None:
-            return self._conclude(context, self._refusal(f"nothing was sent to Zoho: {short}", ids))
+        self._refuse_below_floor(context, hook, ids)
         state = self._task_state(context, "a retry of this task reads and restores every record again")
         run_key = fingerprint("revert", module, source.data, source.over_write)
         current = self._read_first(hook, inputs, list(source.data), PriorLedger(state, run_key))

@@ -96,7 +96,7 @@ def guarded(send: Callable[P, T], meter: CreditMeter, floor: int | None) -> Call
     """
     Wrap a write (``send(chunk)``) so that nothing more is sent once the credits are below ``floor``.
 
-    :param send: the hook's mass update of one chunk.
+    :param send: one write call of the run (a chunk).
     :param meter: the hook's credit meter.
     :param floor: ``min_credits_remaining`` (None: ``send`` unchanged).
     :raises ZohoCreditFloorError: instead of sending (the run stops; the chunk is ``NOT_SENT``).

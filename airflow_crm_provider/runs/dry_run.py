@@ -20,10 +20,10 @@ from airflow_crm_provider.runs.outcomes import (
     summarize,
 )
 from airflow_crm_provider.runs.values import holds
-from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
+from airflow_crm_provider.zoho.errors import ZohoCRMError, is_final
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
@@ -40,30 +40,6 @@ class DryRunSummary(Summary):
     would_update: int
     not_found: int
     note: str
-
-
-def read_back(
-    hook: ZohoCRMHook, *, module: str, data: Mapping[str, Any], over_write: bool
-) -> Callable[[list[str]], dict[str, bool]]:
-    """
-    Return ``ids -> {id: whether the record holds data's values}``, reading the target fields only.
-
-    :param hook: the Zoho CRM hook.
-    :param module: Zoho module API name.
-    :param data: field API name -> value the mass update sets.
-    :param over_write: the run's ``over_write`` flag.
-    """
-    fields = list(data)
-
-    def check(ids: list[str]) -> dict[str, bool]:
-        found = hook.get_records(module, ids, fields)
-        return {
-            i: i in found
-            and all(holds(found[i].get(name), value, over_write) for name, value in data.items())
-            for i in ids
-        }
-
-    return check
 
 
 def dry_run_record(
@@ -166,6 +142,6 @@ def run_dry_run(
         return RunResult(summary, records, Decision("success", reason))
     text = error.describe() if isinstance(error, ZohoCRMError) else f"{type(error).__name__}: {error}"
     decision = Decision("failed", f"dry run could not read the records: {text}")
-    if isinstance(error, ZohoCRMError) and not isinstance(error, RETRYABLE_ERRORS):
+    if is_final(error):
         return RunResult(summary, records, decision)
     return RunResult(summary, records, decision, retryable=error)

@@ -1,9 +1,10 @@
 """
 Ids mode: send chunks of record ids with bounded concurrency, re-send retry-class records, stop early.
 
-The runner is independent of Airflow: it gets a ``send(chunk) -> entries`` callable (the hook's
-``mass_update``), a :class:`~airflow_crm_provider.runs.ledger.ChunkLedger` and the user's
-error classes, and returns what Zoho said about each id plus what (if anything) stopped the run.
+The runner of every batched write action (:class:`~airflow_crm_provider.zoho.calls.WriteAction`),
+independent of Airflow: it gets a ``send(chunk) -> entries`` callable (one call of the action, e.g.
+the hook's ``mass_update``), a :class:`~airflow_crm_provider.runs.ledger.ChunkLedger` and the
+user's error classes, and returns what Zoho said about each id plus what (if anything) stopped it.
 """
 
 from __future__ import annotations
@@ -30,14 +31,13 @@ from airflow_crm_provider.runs.outcomes import (
 )
 from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,
-    RETRYABLE_ERRORS,
     ErrorClass,
     ZohoConnectionError,
     ZohoCRMError,
     ZohoServerError,
+    is_final,
 )
 from airflow_crm_provider.zoho.http import backoff
-from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -54,14 +54,15 @@ class IdsSettings:
     """
     How ids are sent.
 
-    :param batch_size: ids per call (at most 500).
+    :param batch_size: ids per call (at most the action's batch limit); ``None`` sends each round's
+        ids in one call.
     :param max_concurrency: calls in flight at once.
     :param locked_retries: re-sends of retry-class records (``RECORD_LOCKED``) before they count as skipped.
     :param locked_retry_delay: first wait before a re-send, in seconds (doubles each round, with jitter).
     :param max_locked_retry_delay: cap of that wait, in seconds.
     """
 
-    batch_size: int = MAX_MASS_UPDATE_IDS
+    batch_size: int | None = None
     max_concurrency: int = 4
     locked_retries: int = 3
     locked_retry_delay: float = 5.0
@@ -80,7 +81,7 @@ class IdsRun:
     :param entries: id -> Zoho's entry (ids never sent are absent or carry ``NOT_SENT``).
     :param request_error: a fail-class request-level error that stopped the run.
     :param stop_error: a transient (or unexpected) error that stopped the run; Airflow retries apply.
-    :param calls: mass update calls made by this try.
+    :param calls: write calls made by this try.
     :param resumed: ids whose result came from an earlier try.
     :param unconfirmed: chunks sent whose reply was lost (not yet read back).
     """
@@ -117,7 +118,7 @@ def run_ids_mode(
     """
     Send every id once, then re-send retry-class records up to ``settings.locked_retries`` times.
 
-    :param send: sends one chunk (at most 500 ids) and returns one entry per record id.
+    :param send: sends one chunk (at most ``settings.batch_size`` ids) and returns one entry per id.
     :param ids: unique record ids, in input order.
     :param settings: chunking, concurrency and re-send settings.
     :param ledger: replies of chunks earlier tries sent (reused, not re-sent).
@@ -201,7 +202,7 @@ class _IdsRunner:
 
     def _round(self, round_no: int, pending: list[str]) -> None:
         """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
-        size = self._settings.batch_size
+        size = self._settings.batch_size or max(len(pending), 1)
         chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
         resumed = self.result.resumed
         to_send = [rest for rest in (self._resume(round_no, chunk) for chunk in chunks) if rest]
@@ -251,7 +252,7 @@ class _IdsRunner:
         running: dict[Future[list[ZohoEntry]], list[str]] = {}
         try:
             with ThreadPoolExecutor(
-                max_workers=min(limit, len(to_send)), thread_name_prefix="zoho-mass-update"
+                max_workers=min(limit, len(to_send)), thread_name_prefix="zoho-write"
             ) as pool:
                 while running or (queue and not stop):
                     # submit lazily: once the run stops, only calls already in flight are still made
@@ -295,8 +296,12 @@ class _IdsRunner:
         """
         if isinstance(err, CREDIT_ERRORS):
             return self._out_of_credits(err, chunk)
-        if not isinstance(err, ZohoCRMError) or isinstance(err, RETRYABLE_ERRORS):
-            return self._stop(err, chunk)
+        if is_final(err):
+            return self._rejected(err, round_no, chunk)
+        return self._stop(err, chunk)
+
+    def _rejected(self, err: ZohoCRMError, round_no: int, chunk: list[str]) -> bool:
+        """Record a request Zoho rejected, per the error policy; return whether the run must stop."""
         cls = rejection_class(err, self._overrides)
         if cls is ErrorClass.RETRY and round_no == self._settings.locked_retries:
             return self._stop(
@@ -305,7 +310,7 @@ class _IdsRunner:
         entries = [error_entry(i, err.code or "UNKNOWN", err.message, err.details) for i in chunk]
         self.result.merge(chunk, entries)
         if cls is ErrorClass.FAIL:
-            log.error("Zoho rejected a mass update request, stopping: %s", err.describe())
+            log.error("Zoho rejected a request, stopping: %s", err.describe())
             self.result.request_error = self.result.request_error or err
             return True
         log.warning(
@@ -317,7 +322,7 @@ class _IdsRunner:
     def _out_of_credits(self, err: ZohoCRMError, chunk: list[str]) -> bool:
         """Stop the run for want of credits: the chunk was refused (or held back), so ``NOT_SENT``; final."""
         self.result.merge(chunk, [error_entry(i, NOT_SENT, f"not applied: {err.describe()}") for i in chunk])
-        log.error("Stopping the mass update: %s", err.describe())
+        log.error("Stopping the run: %s", err.describe())
         self.result.request_error = self.result.request_error or err
         return True
 
@@ -329,7 +334,7 @@ class _IdsRunner:
         else:
             code, message = NOT_SENT, f"not applied: Zoho refused the call ({err}); a task retry sends it"
         self.result.merge(chunk, [error_entry(i, code, message) for i in chunk])
-        log.error("A mass update call failed after the hook's retries, stopping: %s", err)
+        log.error("A write call failed after the hook's retries, stopping: %s", err)
         self.result.stop_error = self.result.stop_error or err
         return True
 
@@ -339,7 +344,7 @@ class _IdsRunner:
 
         A chunk whose every record holds the new values is kept in the ledger, so no try sends it again.
 
-        :param read_back: ids -> whether each record holds the values the mass update set.
+        :param read_back: ids -> whether each record holds the values the run set.
         """
         for round_no, chunk in self.result.unconfirmed:
             try:

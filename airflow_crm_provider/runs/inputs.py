@@ -1,8 +1,10 @@
 """
-Parsing and validation of a mass update's rendered inputs (no HTTP, no Airflow).
+Parsing and validation of a write run's rendered inputs (no HTTP, no Airflow).
 
-Each function raises :class:`InputError` naming the problem; the operator turns it into
-``AirflowFailException`` before any request is sent.
+:func:`check_inputs` checks the module, the one ``data`` and the ids of an action that sets the
+same values on every record; what every action shares is checked by
+:func:`~airflow_crm_provider.runs.policy.check_policy`. Each check raises :class:`InputError` naming
+the problem; the operator turns it into a refusal before any request is sent.
 """
 
 from __future__ import annotations
@@ -14,19 +16,16 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.runs.ids_runner import IdsSettings
-from airflow_crm_provider.runs.outcomes import Thresholds
-from airflow_crm_provider.zoho.errors import ErrorClass, parse_error_policy
-from airflow_crm_provider.zoho.settings import (
-    API_NAME_RE,
-    MAX_CONCURRENCY,
-    MAX_FIELDS_PER_CALL,
-    MAX_MASS_UPDATE_IDS,
-    module_name,
-    seconds,
-)
+from airflow_crm_provider.runs.policy import InputError
+from airflow_crm_provider.zoho.settings import API_NAME_RE, MAX_FIELDS_PER_CALL, module_name
+
+if TYPE_CHECKING:
+    from airflow_crm_provider.runs.ids_runner import IdsSettings
+    from airflow_crm_provider.runs.outcomes import Thresholds
+    from airflow_crm_provider.runs.policy import RunPolicy
+    from airflow_crm_provider.zoho.errors import ErrorClass
 
 #: The longest field value (Zoho's largest text area takes 32,000 characters).
 MAX_TEXT = 32_000
@@ -36,10 +35,6 @@ _RECORD_ID = re.compile(r"^[0-9]{1,32}\Z")
 _SEPARATORS = re.compile(r"[\s,;]+")
 _EMPTY_TEXT = frozenset({"", "none", "null", "[]"})
 _SHOW = 5
-
-
-class InputError(ValueError):
-    """A rendered operator argument is not usable; nothing has been sent."""
 
 
 @dataclass(frozen=True)
@@ -260,104 +255,49 @@ def check_module(value: Any) -> str:
     return module_name(value, InputError)
 
 
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """
-    Check an integer setting lies in ``[low, high]``.
-
-    :param name: argument name for the message.
-    :param value: the value.
-    :param low: smallest allowed value.
-    :param high: largest allowed value, if bounded.
-    :raises InputError: if it is not an int in range.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
-    return value
-
-
-def check_ratio(name: str, value: Any) -> float:
-    """
-    Check a ratio lies in ``[0, 1]``.
-
-    :param name: argument name for the message.
-    :param value: the value.
-    :raises InputError: if it is not a number in range.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise InputError(f"{name} must be a number between 0 and 1, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class CheckedInputs:
     """
-    The rendered arguments of a mass update, validated.
+    The rendered arguments of a run that sets one ``data`` on every id, validated.
 
     :param module: module API name.
     :param data: field API name -> value.
     :param ids: unique record ids in input order (ids mode).
     :param duplicates: ids given more than once.
-    :param overrides: the user's per-code error classes.
-    :param thresholds: the task-outcome thresholds.
-    :param sending: how ids are sent.
+    :param policy: the error policy, thresholds and how ids are sent.
     """
 
     module: str
     data: dict[str, Any]
     ids: list[str]
     duplicates: list[str]
-    overrides: dict[str, ErrorClass]
-    thresholds: Thresholds
-    sending: IdsSettings
+    policy: RunPolicy
+
+    @property
+    def overrides(self) -> dict[str, ErrorClass]:
+        """The user's per-code error classes."""
+        return self.policy.overrides
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The task-outcome thresholds."""
+        return self.policy.thresholds
+
+    @property
+    def sending(self) -> IdsSettings:
+        """How ids are sent."""
+        return self.policy.sending
 
 
-def check_inputs(
-    *,
-    module: Any,
-    data: Any,
-    ids: Any,
-    error_policy: Any,
-    max_failed_records: Any,
-    max_skipped_ratio: Any,
-    soft_fail: Any,
-    batch_size: Any,
-    max_concurrency: Any,
-    locked_retries: Any,
-    locked_retry_delay: Any,
-) -> CheckedInputs:
+def check_inputs(*, module: Any, data: Any, ids: Any, policy: RunPolicy) -> CheckedInputs:
     """
-    Validate every rendered argument of a mass update (see the operator for their meaning).
+    Validate the module, the one ``data`` and the ids of a run that sets ``data`` on every id.
 
+    :param module: the rendered ``module``.
+    :param data: the rendered ``data``.
+    :param ids: the rendered ``ids``.
+    :param policy: the run's checked policy (:func:`check_policy`).
     :raises InputError: naming the first argument that is not usable.
     """
     parsed = parse_ids(ids)
-    try:
-        overrides = parse_error_policy(error_policy)
-    except ValueError as err:
-        raise InputError(str(err)) from err
-    return CheckedInputs(
-        module=check_module(module),
-        data=parse_data(data),
-        ids=parsed.ids,
-        duplicates=parsed.duplicates,
-        overrides=overrides,
-        thresholds=Thresholds(
-            max_failed_records=check_int("max_failed_records", max_failed_records, 0),
-            max_skipped_ratio=check_ratio("max_skipped_ratio", max_skipped_ratio),
-            soft_fail=bool(soft_fail),
-        ),
-        sending=IdsSettings(
-            batch_size=check_int("batch_size", batch_size, 1, MAX_MASS_UPDATE_IDS),
-            max_concurrency=check_int("max_concurrency", max_concurrency, 1, MAX_CONCURRENCY),
-            locked_retries=check_int("locked_retries", locked_retries, 0),
-            locked_retry_delay=seconds(
-                locked_retry_delay, "locked_retry_delay", zero_ok=True, error=InputError
-            ),
-        ),
-    )
+    return CheckedInputs(check_module(module), parse_data(data), parsed.ids, parsed.duplicates, policy)

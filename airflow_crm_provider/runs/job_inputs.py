@@ -16,6 +16,9 @@ from airflow_crm_provider.runs.ledger import fingerprint
 from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.zoho.settings import seconds
 
+#: Seconds between job status requests by default.
+POLL_INTERVAL = 30.0
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -106,7 +109,6 @@ class JobSettings:
     :param over_write: multi-select picklists: replace (``True``) or append (``False``).
     :param overrides: the user's per-code classes.
     :param thresholds: the user's thresholds.
-    :param zoho_conn_id: the connection id (the trigger resolves it itself).
     :param poll_interval: seconds between status requests.
     :param timeout: seconds to wait for the job, or ``None``.
     """
@@ -117,8 +119,7 @@ class JobSettings:
     over_write: bool = False
     overrides: Mapping[str, ErrorClass] = field(default_factory=dict)
     thresholds: Thresholds = field(default_factory=Thresholds)
-    zoho_conn_id: str = "zoho_crm_default"
-    poll_interval: float = 30.0
+    poll_interval: float = POLL_INTERVAL
     timeout: float | None = None
 
     def fingerprint(self) -> str:

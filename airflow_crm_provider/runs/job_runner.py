@@ -3,17 +3,17 @@ Job mode: mass update a custom view (optionally a territory) as a Zoho backgroun
 
 The worker schedules the job (the only POST), pushes its id to XCom at once and keeps it in Airflow
 3.3's ``task_state_store``, so a retry after a crash resumes the same job instead of scheduling a
-second one. It then waits by polling, or defers to the poll-only
-:class:`~airflow_crm_provider.triggers.mass_update.ZohoCRMMassUpdateJobTrigger`. Zoho reports counts
-only, so the summary carries the job's counts and ``records`` is empty. The runner knows nothing of
-the task context: the operator passes callables that push the job id and defer, and concludes the
-:class:`~airflow_crm_provider.runs.outcomes.RunResult` it gets back.
+second one. It then waits by polling, or hands the operator a :class:`Deferral` (the operator
+builds the trigger and defers). Zoho reports counts only, so the summary carries the job's counts
+and ``records`` is empty. The runner knows nothing of Airflow: the operator passes callables that
+push the job id and defer, and concludes the :class:`~airflow_crm_provider.runs.outcomes.RunResult`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
     from airflow_crm_provider.runs.job_inputs import JobSettings
     from airflow_crm_provider.runs.ledger import JobTracker
-    from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
     from airflow_crm_provider.zoho.api import JobStatus
 
 log = logging.getLogger(__name__)
@@ -211,25 +210,38 @@ def finish_job(
     return RunResult(summary, [], decision)
 
 
-def make_trigger(settings: JobSettings, job_id: str) -> tuple[ZohoCRMMassUpdateJobTrigger, timedelta | None]:
+@dataclass(frozen=True)
+class Deferral:
     """
-    Return the poll-only trigger for a job and the deferral timeout (a little after the trigger's).
+    The wait for a job, handed to the triggerer: what the operator's trigger polls, and until when.
 
-    :param settings: the run's settings.
+    :param module: Zoho module API name.
     :param job_id: the job id.
+    :param poll_interval: seconds between status requests.
+    :param end_time: Unix time after which the trigger reports a timeout, or ``None``.
+    :param timeout: Airflow's deferral timeout, a little after ``end_time`` so the trigger's comes first.
     """
-    from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
 
-    end_time = None if settings.timeout is None else time.time() + settings.timeout
-    trigger = ZohoCRMMassUpdateJobTrigger(
-        zoho_conn_id=settings.zoho_conn_id,
-        module=settings.module,
-        job_id=job_id,
-        poll_interval=settings.poll_interval,
-        end_time=end_time,
-    )
-    grace = max(DEFER_GRACE, 2 * settings.poll_interval)
-    return trigger, None if settings.timeout is None else timedelta(seconds=settings.timeout + grace)
+    module: str
+    job_id: str
+    poll_interval: float
+    end_time: float | None
+    timeout: timedelta | None
+
+    @classmethod
+    def of(cls, settings: JobSettings, job_id: str) -> Deferral:
+        """
+        Return the deferral of a job's wait under ``settings``.
+
+        :param settings: the run's settings.
+        :param job_id: the job id.
+        """
+        if settings.timeout is None:
+            end_time, timeout = None, None
+        else:
+            grace = max(DEFER_GRACE, 2 * settings.poll_interval)
+            end_time, timeout = time.time() + settings.timeout, timedelta(seconds=settings.timeout + grace)
+        return cls(settings.module, job_id, settings.poll_interval, end_time, timeout)
 
 
 def run_job(
@@ -238,7 +250,7 @@ def run_job(
     tracker: JobTracker,
     *,
     on_scheduled: Callable[[str], None] = lambda job_id: None,
-    defer: Callable[[ZohoCRMMassUpdateJobTrigger, timedelta | None], Any] | None = None,
+    defer: Callable[[Deferral], Any] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunResult:
     """
@@ -248,7 +260,7 @@ def run_job(
     :param hook: the Zoho CRM hook.
     :param tracker: keeps the job id across tries.
     :param on_scheduled: called with the job id as soon as it is known (the operator pushes it to XCom).
-    :param defer: ``(trigger, timeout)`` that defers the task (raises ``TaskDeferred``); ``None`` polls here.
+    :param defer: defers the task to a trigger polling the job (raises ``TaskDeferred``); ``None`` polls here.
     :param sleep: the sleep function of the polling loop.
     """
     target = settings.target
@@ -274,9 +286,8 @@ def run_job(
     if job is not None and job_state(job) is not JobState.ACTIVE:
         return finish_job(settings, job_id, job)
     if defer is not None:
-        trigger, defer_timeout = make_trigger(settings, job_id)
         log.info("Deferring: the triggerer polls job %s every %gs", job_id, settings.poll_interval)
-        defer(trigger, defer_timeout)
+        defer(Deferral.of(settings, job_id))
     try:
         job, timed_out = wait_for_job(
             hook,
@@ -316,9 +327,19 @@ def complete_job(settings: JobSettings, event: Any, *, resumable: bool = False) 
     Return how the task ends from the trigger's event (the operator's ``execute_complete``).
 
     :param settings: the run's settings (re-rendered after the deferral).
-    :param event: ``{"status", "job_id", "job", "message", "code", "retryable"}`` from the trigger.
+    :param event: ``{"status", "job_id", "job", "message", "code", "retryable", "calls",
+        "credits_remaining"}`` from the trigger.
     :param resumable: the job id is kept for a retry (``task_state_store``).
     """
+    result = _complete(settings, event, resumable)
+    if isinstance(event, dict) and isinstance(event.get("calls"), dict):
+        # the worker's calls before the deferral and the trigger's polls: nothing is counted after
+        result.summary["calls"] = {**result.summary["calls"], **event["calls"]}
+        result.summary["credits_remaining"] = event.get("credits_remaining")
+    return result
+
+
+def _complete(settings: JobSettings, event: Any, resumable: bool) -> RunResult:
     if not isinstance(event, dict) or not event.get("job_id"):
         summary = job_summary(settings, None, None)
         decision = Decision(

@@ -1,9 +1,9 @@
 """
-Outcomes of a mass update: error classes applied to codes, per-record results, summary, decision.
+Outcomes of a write run: error classes applied to codes, per-record results, summary, decision.
 
 Pure functions, no I/O and no Airflow. This is the one module that applies the user's error policy
-to Zoho's codes, and where the XCom shapes and the task-outcome rules of the design brief live. Each
-runner (ids, job, dry run) returns a :class:`RunResult`; the operator pushes it and ends the task.
+to Zoho's codes, and where the XCom shapes and the task-outcome rules live. Each runner (ids, job,
+dry run, revert) returns a :class:`RunResult`; the operator pushes it and ends the task.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Outcome = Literal["success", "skipped", "failed"]
-Mode = Literal["ids", "job", "dry_run", "revert"]
+#: The summary's ``mode``: how the run reached its records (``ids``, ``job``, ``dry_run``, ``revert``...).
+Mode = str
 
-#: Zoho's code for a record that was updated.
+#: Zoho's code for a record that was written.
 SUCCESS = "SUCCESS"
 #: Our code for an id that was never sent because the run stopped early.
 NOT_SENT = "NOT_SENT"
@@ -70,7 +71,7 @@ class RecordResult(TypedDict):
 
 
 class Summary(TypedDict):
-    """The ``return_value`` XCom of a mass update (``reason`` explains ``outcome``)."""
+    """The ``return_value`` XCom of a write run (``reason`` explains ``outcome``)."""
 
     module: str
     mode: str
@@ -267,7 +268,7 @@ def summarize(
     Count records by outcome and by code (``outcome``/``reason`` are filled by :func:`decide`).
 
     :param module: Zoho module API name.
-    :param mode: ``ids``, ``job`` or ``dry_run``.
+    :param mode: how the run reached its records (:data:`Mode`).
     :param records: the per-record results.
     :param requested: number of requested records, if not the number of ``records`` (job mode).
     :param job_id: Zoho's job id (job mode).
@@ -300,7 +301,7 @@ def decide(
     summary: Summary, thresholds: Thresholds, *, request_error: ZohoCRMError | None = None
 ) -> Decision:
     """
-    Decide the task outcome from the counts, per the design brief's task-outcome rules.
+    Decide the task outcome from the counts.
 
     Failed if a request-level fail happened or failed records exceed ``max_failed_records``; else
     skipped if nothing was updated or the skipped share (of records neither ignored nor unchanged)
@@ -342,16 +343,19 @@ def decide(
     return Decision("failed", f"{reason}, and soft_fail=False")
 
 
-def format_report(summary: Summary, records: Sequence[RecordResult], *, limit: int = LOG_FAILURES) -> str:
+def format_report(
+    summary: Summary, records: Sequence[RecordResult], *, what: str, limit: int = LOG_FAILURES
+) -> str:
     """
     Return the compact log table: counts by outcome and by code, then the first failures.
 
     :param summary: the run summary.
     :param records: the per-record results.
+    :param what: the run in words, e.g. ``"mass update"`` (the action's title) or ``"revert"``.
     :param limit: how many failed records to list with Zoho's messages.
     """
     lines = [
-        f"Zoho CRM mass update of {summary['module']} ({summary['mode']}): {summary['requested']} requested, "
+        f"Zoho CRM {what} of {summary['module']} ({summary['mode']}): {summary['requested']} requested, "
         f"{summary['updated']} updated, {summary['skipped']} skipped, {summary['failed']} failed, "
         f"{summary['ignored']} ignored"
         + (f", {summary['unchanged']} unchanged" if summary["unchanged"] else ""),

@@ -1,5 +1,8 @@
 """
-Prior values: what target fields hold before a run writes (``skip_unchanged``, ``snapshot``, revert).
+Reads around a write: the prior values before it, and reading back after a lost reply.
+
+Prior values are what target fields hold before a run writes (``skip_unchanged``, ``snapshot``,
+revert); :func:`read_back` tells whether records hold the values a call may have written.
 
 All of it is read before the first write, 100 ids per request, and each piece of 500 ids is kept in
 the task's state as it is read (:class:`~airflow_crm_provider.runs.ledger.PriorLedger`),
@@ -15,17 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.runs.outcomes import UNCHANGED
 from airflow_crm_provider.runs.values import holds
-from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
-from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
+from airflow_crm_provider.zoho.errors import ZohoCRMError, is_final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.zoho.api import ZohoEntry
 
 log = logging.getLogger(__name__)
+
+#: Ids per piece read side by side and kept in the task's state (a piece fits one stored value).
+PIECE_IDS = 500
 
 
 @dataclass
@@ -94,7 +99,7 @@ def read_prior(
             got.update({i: {name: record.get(name) for name in fields} for i, record in found.items()})
         return got, reads
 
-    pieces = [list(ids[i : i + MAX_MASS_UPDATE_IDS]) for i in range(0, len(ids), MAX_MASS_UPDATE_IDS)]
+    pieces = [list(ids[i : i + PIECE_IDS]) for i in range(0, len(ids), PIECE_IDS)]
     readings: dict[int, dict[str, dict[str, Any] | None]] = {}
     for n, piece in enumerate(pieces):
         stored = ledger.get(piece)
@@ -156,5 +161,28 @@ def read_failure(err: BaseException) -> tuple[str, BaseException | None]:
     """
     text = err.describe() if isinstance(err, ZohoCRMError) else f"{type(err).__name__}: {err}"
     reason = f"reading the records before writing failed, nothing was written: {text}"
-    final = isinstance(err, ZohoCRMError) and not isinstance(err, RETRYABLE_ERRORS)
-    return reason, None if final else err
+    return reason, None if is_final(err) else err
+
+
+def read_back(
+    hook: ZohoCRMHook, *, module: str, data: Mapping[str, Any], over_write: bool
+) -> Callable[[list[str]], dict[str, bool]]:
+    """
+    Return ``ids -> {id: whether the record holds data's values}``, reading the target fields only.
+
+    :param hook: the Zoho CRM hook.
+    :param module: Zoho module API name.
+    :param data: field API name -> value the run sets.
+    :param over_write: the run's ``over_write`` flag.
+    """
+    fields = list(data)
+
+    def check(ids: list[str]) -> dict[str, bool]:
+        found = hook.get_records(module, ids, fields)
+        return {
+            i: i in found
+            and all(holds(found[i].get(name), value, over_write) for name, value in data.items())
+            for i in ids
+        }
+
+    return check

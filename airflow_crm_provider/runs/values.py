@@ -1,5 +1,5 @@
 """
-How field values compare: whether a record already holds what a mass update sets, and what it holds after.
+How field values compare: whether a record already holds what a write sets, and what it holds after.
 
 One definition for the dry run, ``skip_unchanged``, reading back a lost reply, and the revert.
 """
@@ -12,14 +12,14 @@ from typing import Any
 
 def holds(current: Any, new: Any, over_write: bool) -> bool:
     """
-    Tell whether a field already holds what the mass update would set.
+    Tell whether a field already holds what the write would set.
 
     Lists are multi-select picklists: with ``over_write`` the sets must match, else (append) every new
     value must already be there. A numeric field compares as numbers (``1000.0`` holds ``"1000"``), a
     text field compares as text; booleans equal booleans only.
 
     :param current: the record's value.
-    :param new: the value the mass update sets.
+    :param new: the value the write sets.
     :param over_write: replace (``True``) or append to (``False``) multi-select values.
     """
     if isinstance(new, list):
@@ -53,10 +53,10 @@ def _key(value: Any) -> str:
 
 def after_write(prior: Any, new: Any, over_write: bool) -> Any:
     """
-    Return what a field holds after a mass update set ``new`` on a record that held ``prior``.
+    Return what a field holds after a write set ``new`` on a record that held ``prior``.
 
     :param prior: the value before the write.
-    :param new: the value the mass update set.
+    :param new: the value the write set.
     :param over_write: replace (``True``) or append to (``False``) multi-select values.
     """
     if isinstance(new, list) and not over_write:

@@ -24,7 +24,7 @@ Example::
 
     def test_my_dag_updates_leads(zoho_crm_conn, zoho_emulator):
         zoho_emulator.client.configure(burst_429=2)
-        ...  # run your task with zoho_conn_id=zoho_crm_conn
+        ...  # run your task with zoho_crm_conn_id=zoho_crm_conn
         assert zoho_emulator.client.counters()["records_changed"] == 2
 
 The emulator's default state, settings and admin API are described in
@@ -38,13 +38,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
     from airflow_crm_provider.testing.process import RunningEmulator
 
-CONN_ID = "zoho_crm_default"
+CONN_ID = DEFAULT_CONN_ID
 URL_VARIABLE = "ZOHO_EMULATOR_URL"
 
 

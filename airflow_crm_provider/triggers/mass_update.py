@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.zoho.api import JobState, job_state
 from airflow_crm_provider.zoho.errors import RETRYABLE_ERRORS, ZohoCRMError
+from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
     from airflow_crm_provider.zoho.api import JobStatus
 
 
@@ -28,43 +31,59 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
     Poll a mass update job until it completes, fails or the deadline passes; yield one JSON event.
 
     The event is ``{"status": "success"|"error"|"timeout", "job_id", "job": <JobStatus or None>,
-    "message", "code", "retryable"}``. ``success`` means the job reached ``COMPLETED`` (the operator
-    still judges its counts); ``FAILED`` and any status this provider does not know are ``error``.
+    "message", "code", "retryable", "calls", "credits_remaining"}``. ``success`` means the job reached
+    ``COMPLETED`` (the operator still judges its counts); ``FAILED`` and any status this provider does
+    not know are ``error``. ``calls`` adds this trigger's status requests to the worker's counts.
 
-    :param zoho_conn_id: Airflow connection id of the Zoho CRM connection.
+    :param zoho_crm_conn_id: Airflow connection id of the Zoho CRM connection.
     :param module: Zoho module API name, e.g. ``Leads``.
     :param job_id: the job id the worker got when it scheduled the job.
     :param poll_interval: seconds between status requests.
     :param end_time: Unix time after which the trigger stops with a ``timeout`` event; ``None``
         waits as long as the job runs.
+    :param hook_params: the operator's ``ZohoCRMHook`` arguments (timeouts, retries), JSON-able.
+    :param calls: the calls the worker made before deferring, by kind.
+    :param credits_remaining: the credits the worker last heard remain.
     """
 
     def __init__(
         self,
         *,
-        zoho_conn_id: str,
         module: str,
         job_id: str,
-        poll_interval: float = 30.0,
+        poll_interval: float,
+        zoho_crm_conn_id: str = DEFAULT_CONN_ID,
         end_time: float | None = None,
+        hook_params: dict[str, Any] | None = None,
+        calls: dict[str, int] | None = None,
+        credits_remaining: int | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
-        self.zoho_conn_id = zoho_conn_id
+        self.zoho_crm_conn_id = renamed_conn_id(zoho_crm_conn_id, kwargs, default=DEFAULT_CONN_ID)
+        if kwargs:
+            raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
         self.module = module
         self.job_id = str(job_id)
         self.poll_interval = float(poll_interval)
         self.end_time = None if end_time is None else float(end_time)
+        self.hook_params = dict(hook_params or {})
+        self.calls = dict(calls or {})
+        self.credits_remaining = credits_remaining
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and the JSON-able kwargs (ids and numbers only, never a token)."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "zoho_conn_id": self.zoho_conn_id,
+                "zoho_crm_conn_id": self.zoho_crm_conn_id,
                 "module": self.module,
                 "job_id": self.job_id,
                 "poll_interval": self.poll_interval,
                 "end_time": self.end_time,
+                "hook_params": self.hook_params,
+                "calls": self.calls,
+                "credits_remaining": self.credits_remaining,
             },
         )
 
@@ -76,19 +95,23 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
         from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 
         job: JobStatus | None = None
+        hook: ZohoCRMHook | None = None
         try:
-            hook = ZohoCRMHook(zoho_conn_id=self.zoho_conn_id)
+            hook = ZohoCRMHook(self.zoho_crm_conn_id, **self.hook_params)
             while True:
                 job = await hook.aget_mass_update_status(self.module, self.job_id)
                 state = job_state(job)
                 if state is JobState.COMPLETED:
-                    return self._event("success", job, f"mass update job {self.job_id} completed")
+                    return self._event("success", job, hook, f"mass update job {self.job_id} completed")
                 if state is JobState.FAILED:
-                    return self._event("error", job, f"mass update job {self.job_id} FAILED in Zoho CRM")
+                    return self._event(
+                        "error", job, hook, f"mass update job {self.job_id} FAILED in Zoho CRM"
+                    )
                 if state is JobState.UNKNOWN:
                     return self._event(
                         "error",
                         job,
+                        hook,
                         f"mass update job {self.job_id} has status {job.get('status')!r}, "
                         "which this provider does not know; failing closed",
                     )
@@ -97,6 +120,7 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
                     return self._event(
                         "timeout",
                         job,
+                        hook,
                         f"mass update job {self.job_id} still {job.get('status')} when the timeout passed",
                     )
                 self.log.info(
@@ -112,6 +136,7 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
             return self._event(
                 "error",
                 job,
+                hook,
                 f"reading the status of mass update job {self.job_id} failed: {exc.describe()}",
                 code=exc.code,
                 retryable=isinstance(exc, RETRYABLE_ERRORS),
@@ -121,6 +146,7 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
             return self._event(
                 "error",
                 job,
+                hook,
                 f"polling mass update job {self.job_id} failed: {type(exc).__name__}: {exc}",
                 retryable=True,
             )
@@ -129,11 +155,18 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
         self,
         status: str,
         job: JobStatus | None,
+        hook: ZohoCRMHook | None,
         message: str,
         *,
         code: str | None = None,
         retryable: bool = False,
     ) -> dict[str, Any]:
+        calls = dict(self.calls)
+        remaining = self.credits_remaining
+        if hook is not None:  # the status requests this trigger made count with the worker's calls
+            for kind, count in hook.credits.calls.items():
+                calls[kind] = calls.get(kind, 0) + count
+            remaining = hook.credits.remaining if hook.credits.remaining is not None else remaining
         return {
             "status": status,
             "job_id": self.job_id,
@@ -141,4 +174,6 @@ class ZohoCRMMassUpdateJobTrigger(BaseTrigger):
             "message": message,
             "code": code,
             "retryable": retryable,
+            "calls": calls,
+            "credits_remaining": remaining,
         }

@@ -1,18 +1,17 @@
 """
-Zoho CRM's API: paths, request bodies, reply parsing and the refresh-once-and-replay rule.
+Zoho CRM's replies: errors by code, reply checks and the parsers of each call's reply.
 
-Shared by the sync and async drivers of :mod:`~airflow_crm_provider.zoho.http`. Decisions come from
-Zoho's ``code`` and the reply's shape (bare error object, or ``data[]`` entries), never from the HTTP
-status alone. The typed replies (:class:`ZohoEntry`, :class:`JobStatus`) and what a job's status
-means (:func:`job_state`) live here too.
+Decisions come from Zoho's ``code`` and the reply's shape (bare error object, or ``data[]``
+entries), never from the HTTP status alone. The typed replies (:class:`ZohoEntry`,
+:class:`JobStatus`) and what a job's status means (:func:`job_state`) live here too; the calls
+that get them are built in :mod:`~airflow_crm_provider.zoho.calls`.
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from airflow_crm_provider.zoho.credits import call_kind
 from airflow_crm_provider.zoho.errors import (
     TOKEN_REJECTED_CODES,
     TokenRejected,
@@ -22,28 +21,16 @@ from airflow_crm_provider.zoho.errors import (
     ZohoRateLimitError,
     ZohoRequestError,
     ZohoServerError,
-    ZohoTransientError,
     is_credit_exhaustion,
 )
-from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted, retrying
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow_crm_provider.zoho.http import Plan, Reply, Retries, Token
-    from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
-
-    #: ``observe(kind, credits_remaining, error)``: see
-    #: :meth:`~airflow_crm_provider.zoho.credits.CreditMeter.observe`.
-    ReplyObserver = Callable[[str, int | None, ZohoCRMError | None], None]
-
-T = TypeVar("T")
+    from airflow_crm_provider.zoho.http import Reply
 
 #: Codes that are credential problems (not retried, not replayed unless in TOKEN_REJECTED_CODES).
 AUTH_CODES = TOKEN_REJECTED_CODES | {"OAUTH_SCOPE_MISMATCH"}
-#: Replays of one call with a newer token after a token that had worked went stale (expired,
-#: evicted, revoked) mid-call; past this the call ends as retryable, never as a permanent failure.
-MAX_TOKEN_REPLAYS = 4
 
 
 class ZohoEntry(TypedDict):
@@ -295,97 +282,3 @@ def parse_current_user(body: Any, status: int) -> str:
     user = users[0]
     name = user.get("full_name") or user.get("name") or user.get("id") or "?"
     return f"{name} <{user['email']}>" if user.get("email") else str(name)
-
-
-def request_headers(settings: ZohoConnectionSettings, token: Token) -> dict[str, str]:
-    """Return the headers of an API call: the only place a token goes is ``Authorization``."""
-    return {"Authorization": f"{settings.auth_scheme} {token.value}"}
-
-
-def api_call(
-    settings: ZohoConnectionSettings,
-    retries: Retries,
-    method: str,
-    path: str,
-    parse: Callable[[Any, int], T],
-    *,
-    params: Mapping[str, str] | None = None,
-    json: Any = None,
-    resendable: bool = True,
-    observe: ReplyObserver | None = None,
-) -> Plan[T]:
-    """
-    Plan one CRM API call: token, retries of transient failures, a newer token when one is refused.
-
-    At most :data:`MAX_TOKEN_REPLAYS` replays with newer tokens; the token source decides when a
-    refusal is permanent (see :class:`~airflow_crm_provider.zoho.auth.RefreshTokenSource`).
-
-    :param settings: the connection.
-    :param retries: how often and how long to retry.
-    :param method: HTTP method.
-    :param path: path under ``/crm/<version>/``.
-    :param parse: ``(body, status) -> result``; raises for request-level errors.
-    :param params: query parameters.
-    :param json: JSON body.
-    :param resendable: whether a request that may have reached Zoho can be sent again.
-    :param observe: sees every reply, with its call kind and the error it became (the credit meter).
-    """
-    kind = call_kind(method, path)
-    rejected: str | None = None
-    cause: ZohoCRMError | None = None
-    for _ in range(MAX_TOKEN_REPLAYS + 1):
-        token = yield FetchToken(rejected, cause)
-        url = f"{settings.api_base(token.api_domain)}/crm/{settings.api_version}/{path}"
-        send = Send(
-            method,
-            url,
-            params=params,
-            json=json,
-            headers=request_headers(settings, token),
-            resendable=resendable,
-        )
-        answered: list[bool] = []  # an attempt got a reply that did not refuse the token (a 500, say)
-
-        def interpret(reply: Reply, answered: list[bool] = answered) -> T:
-            error: ZohoCRMError | None = None
-            try:
-                return parse(check_reply(reply), reply.status)
-            except TokenRejected as exc:
-                error = exc
-                raise
-            except ZohoCRMError as exc:
-                error = exc
-                answered.append(True)
-                raise
-            finally:
-                if observe is not None:
-                    observe(kind, reply.credits_remaining(), error)
-
-        try:
-            result = yield from retrying(retries, send, interpret)
-        except ZohoCRMError as exc:
-            if answered:  # Zoho answered with this token: it works, or worked before going stale
-                yield TokenAccepted(token.value)
-            if not isinstance(exc, TokenRejected):
-                raise
-            if settings.static_token:
-                raise ZohoAuthError(
-                    f"Zoho rejected the static access_token of connection {settings.conn_id!r} "
-                    f"({exc.code}: {exc.message}); it is never refreshed: replace it, or configure "
-                    "client id, secret and refresh_token instead",
-                    code=exc.code,
-                    details=exc.details,
-                    http_status=exc.http_status,
-                ) from None
-            # the token source decides: a newer token (cached or minted) or, if fresh tokens keep
-            # being refused before any call worked with them, a permanent ZohoAuthError
-            rejected, cause = token.value, exc
-            continue
-        yield TokenAccepted(token.value)
-        return result
-    raise ZohoTransientError(
-        f"Zoho refused {MAX_TOKEN_REPLAYS + 1} access tokens in a row during one call, each of which had "
-        "worked before (expired, evicted or revoked while in use); Airflow retries apply",
-        code="INVALID_TOKEN",
-        http_status=401,
-    )

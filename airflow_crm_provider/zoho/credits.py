@@ -18,8 +18,12 @@ if TYPE_CHECKING:
 
 #: The reply header of the credits left (lower-cased, as :class:`~.http.Reply` keeps headers).
 CREDITS_HEADER = "x-api-credits-remaining"
-#: The kinds of call the meter counts.
-CALL_KINDS = ("read", "mass_update", "status", "other")
+#: The kinds of call the meter counts: each built call says its own (see :mod:`~.zoho.calls`).
+READ_KIND = "read"
+MASS_UPDATE_KIND = "mass_update"
+STATUS_KIND = "status"
+OTHER_KIND = "other"
+CALL_KINDS = (READ_KIND, MASS_UPDATE_KIND, STATUS_KIND, OTHER_KIND)
 #: Longer than any credit count Zoho has (5,000,000 caps an edition): past it, the header is garbage.
 _MAX_DIGITS = 12
 
@@ -34,22 +38,6 @@ def parse_credits(value: str | None) -> int | None:
     if not text or len(text) > _MAX_DIGITS or not text.isascii() or not text.isdigit():
         return None
     return int(text)
-
-
-def call_kind(method: str, path: str) -> str:
-    """
-    Return the kind of a CRM call: ``mass_update`` (POST), ``status`` (job status), ``read``, ``other``.
-
-    :param method: HTTP method.
-    :param path: path below ``/crm/<version>/``, e.g. ``Leads/actions/mass_update``.
-    """
-    parts = path.strip("/").split("/")
-    if parts[-2:] == ["actions", "mass_update"]:
-        return "mass_update" if method.upper() == "POST" else "status"
-    first = parts[0]
-    if method.upper() == "GET" and first not in ("org", "users", "settings") and len(parts) <= 2:
-        return "read"
-    return "other"
 
 
 class CreditMeter:
@@ -90,13 +78,13 @@ class CreditMeter:
         """
         Take in one CRM reply.
 
-        :param kind: one of :data:`CALL_KINDS` (see :func:`call_kind`).
+        :param kind: one of :data:`CALL_KINDS`, as the call says (:attr:`~.calls.Call.kind`).
         :param remaining: the credits its header says remain (:func:`parse_credits`; None: not said).
         :param error: the error the reply was turned into, if any.
         """
         spent = isinstance(error, ZohoCreditsExhaustedError)
         with self._lock:
-            self._calls[kind if kind in self._calls else "other"] += 1
+            self._calls[kind if kind in self._calls else OTHER_KIND] += 1
             if remaining is not None:
                 self._remaining = remaining
             if spent:

@@ -9,7 +9,7 @@ Airflow 3.3 ``retry_policy`` rules can target them by type.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, TypeGuard
 
 
 class ErrorClass(str, Enum):
@@ -229,6 +229,19 @@ class ZohoConnectionError(ZohoTransientError):
 #: Errors a task retry may overcome (still failing after the client's own retries, or the token-mint
 #: throttle not yet over): they end the task as retryable, so Airflow ``retries`` apply.
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (ZohoTransientError, ZohoTokenThrottledError)
+
+
+def is_final(err: BaseException) -> TypeGuard[ZohoCRMError]:
+    """
+    Tell whether an error ends a run for good: a Zoho error that no task retry can overcome.
+
+    Anything else (a transient Zoho error, a bug, the task being stopped) may pass, so a retry applies.
+
+    :param err: what a call or a read raised.
+    """
+    return isinstance(err, ZohoCRMError) and not isinstance(err, RETRYABLE_ERRORS)
+
+
 #: Errors that mean the org's API credits are spent, or below the caller's floor: a run stops at once,
 #: fails, and is neither retried by Airflow nor re-sent in the task (credits come back over 24 hours).
 CREDIT_ERRORS: tuple[type[ZohoCRMError], ...] = (ZohoCreditsExhaustedError, ZohoCreditFloorError)

@@ -38,6 +38,8 @@ DATA_CENTERS: dict[str, tuple[str, str]] = {
 ENVIRONMENTS: dict[str, str] = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 AUTH_SCHEMES = ("Zoho-oauthtoken", "Bearer")
 
+#: The Airflow connection id used when none is given (hook, operators).
+DEFAULT_CONN_ID = "zoho_crm_default"
 DEFAULT_DATA_CENTER = "us"
 DEFAULT_ENVIRONMENT = "production"
 DEFAULT_API_VERSION = "v8"

@@ -73,7 +73,7 @@ def raw_hook(monkeypatch):
 
 
 def test_a_server_that_trickles_its_reply_is_cut_off(raw_hook):
-    """Issue 9 item 6: with read_timeout=1 each byte came in time, and one call was held for minutes."""
+    """With read_timeout=1 alone each byte came in time, and one call was held for minutes."""
 
     def trickle(conn, stop):
         conn.sendall(HEAD % 10_000)
@@ -100,7 +100,7 @@ def test_a_reply_larger_than_any_zoho_sends_is_refused(raw_hook):
 
 
 def test_a_deeply_nested_reply_fails_closed():
-    """Issue 9 item 5: json.loads raised RecursionError, which escaped as an unexpected error."""
+    """A deeply nested reply must not raise RecursionError out of json.loads as an unexpected error."""
     reply = Reply(200, {}, "[" * 100_000)
     assert reply.json() is None
     with pytest.raises(ZohoRequestError, match="not JSON"):

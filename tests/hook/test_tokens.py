@@ -214,7 +214,7 @@ def test_a_minted_token_refused_before_it_ever_worked_is_an_auth_error(make_hook
 
 
 def test_a_token_that_worked_and_went_stale_mid_replay_is_replaced_again(make_hook, emulator, crm_log):
-    """Issue 9 item 2: a second rejection during a replay is not a permanent failure."""
+    """A second rejection during a replay is not a permanent failure."""
     hook = make_hook()
     hook.mass_update("Leads", {"City": "Oslo"}, [SEED_IDS[0]])  # token 1 works
     emulator.expire_tokens()  # token 1 expires: this call is refused and asks for a newer one

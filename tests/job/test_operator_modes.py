@@ -1,4 +1,4 @@
-"""The operator in job mode and dry-run mode, against the emulator over loopback."""
+"""The job-mode operator against the emulator over loopback: polling, deferral, resume, refusals."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def test_deferrable_defers_then_concludes_from_the_event(emulator):
     assert timedelta(seconds=30) < deferred.timeout <= timedelta(seconds=120)
     _path, kwargs = trigger.serialize()
     assert kwargs["job_id"] == context["ti"].pushed["job_id"]
-    assert (kwargs["zoho_conn_id"], kwargs["module"], kwargs["poll_interval"]) == (
+    assert (kwargs["zoho_crm_conn_id"], kwargs["module"], kwargs["poll_interval"]) == (
         "zoho_crm_default",
         "Leads",
         0.05,
@@ -131,6 +131,45 @@ def test_deferrable_defers_then_concludes_from_the_event(emulator):
         TERRITORY,
     )
     assert [e["method"] for e in crm_log(emulator)].count("POST") == 1
+
+
+def deferred(op, context):
+    """Execute ``op`` up to its deferral; return the trigger rebuilt as the triggerer does."""
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(context)
+    _path, kwargs = info.value.trigger.serialize()
+    return ZohoCRMMassUpdateJobTrigger(**kwargs)
+
+
+def first_event(trigger):
+    import asyncio
+
+    async def run():
+        async for event in trigger.run():
+            return event.payload
+
+    return asyncio.run(run())
+
+
+def test_the_hook_params_reach_the_trigger(emulator):
+    op = job_op(deferrable=True, hook_params={"max_attempts": 1, "max_retry_wait": 7.0})
+    trigger = deferred(op, make_context())
+    assert trigger.hook_params == {"max_attempts": 1, "max_retry_wait": 7.0}
+    emulator.configure(burst_5xx=1)  # one attempt allowed: the trigger's first status read fails
+    event = first_event(trigger)
+    assert (event["status"], event["retryable"]) == ("error", True)
+    assert "gave up after 1 attempt" in event["message"]
+
+
+def test_job_mode_keeps_its_call_counts_across_a_deferral(emulator):
+    context = make_context()
+    trigger = deferred(job_op(deferrable=True), context)
+    event = first_event(trigger)
+    summary = job_op(deferrable=True).execute_complete(context, event)
+    polls = [e for e in crm_log(emulator) if e["method"] == "GET"]
+    assert summary["calls"]["mass_update"] == 1
+    assert summary["calls"]["status"] == len(polls) >= 1
+    assert sum(summary["calls"].values()) == len(crm_log(emulator))
 
 
 def test_execute_complete_with_an_error_event_fails_and_pushes(emulator):
@@ -157,34 +196,6 @@ def test_a_retry_after_the_deferred_try_died_resumes_the_job(emulator):
     assert out.state == "success", out.error
     assert out.summary["job_id"] == out.pushed["job_id"] == first_job
     assert emulator.counters()["jobs_scheduled"] == 1
-
-
-def test_dry_run_reads_and_writes_nothing(emulator):
-    hot = emulator.seed(count=1, fields={"Rating": "Hot"})
-    cold = emulator.seed(count=1, fields={"Rating": "Cold"})
-    ids = [*hot, "738964000009999999", *cold, *hot]
-    before = emulator.records("Leads")
-    op = LeadsMassUpdateOperator(task_id="preview", data={"Rating": "Hot"}, ids=",".join(ids), dry_run=True)
-    assert op.is_dry_run is True
-    assert callable(op.dry_run)  # BaseOperator.dry_run() (render templates only) still works
-    out = run_task(op)
-    assert out.state == "success", out.error
-    assert out.summary["mode"] == "dry_run"
-    assert [(r["id"], r["outcome"]) for r in out.records] == [
-        (hot[0], "unchanged"),
-        ("738964000009999999", "not_found"),
-        (cold[0], "would_update"),
-    ]
-    assert emulator.counters()["records_changed"] == 0
-    assert {e["method"] for e in crm_log(emulator)} == {"GET"}
-    assert emulator.records("Leads") == before
-
-
-def test_dry_run_with_no_ids_skips(emulator):
-    out = run_task(LeadsMassUpdateOperator(task_id="preview", data={"Rating": "Hot"}, ids="[]", dry_run=True))
-    assert out.state == "skipped"
-    assert out.summary["mode"] == "dry_run"
-    assert crm_log(emulator) == []
 
 
 @pytest.mark.parametrize("cvid", ["None", " ", "null"])

@@ -56,7 +56,7 @@ def schedule(emulator, zoho_crm_conn):
 
 def trigger_for(job_id, **kwargs):
     return ZohoCRMMassUpdateJobTrigger(
-        zoho_conn_id="zoho_crm_default", module="Leads", job_id=job_id, poll_interval=0.05, **kwargs
+        zoho_crm_conn_id="zoho_crm_default", module="Leads", job_id=job_id, poll_interval=0.05, **kwargs
     )
 
 
@@ -65,11 +65,14 @@ def test_serialize_round_trip_holds_only_json_and_no_secret():
     path, kwargs = trigger.serialize()
     assert path == "airflow_crm_provider.triggers.mass_update.ZohoCRMMassUpdateJobTrigger"
     assert kwargs == {
-        "zoho_conn_id": "zoho_crm_default",
+        "zoho_crm_conn_id": "zoho_crm_default",
         "module": "Leads",
         "job_id": "738964000005000001",
         "poll_interval": 0.05,
         "end_time": 1.7e9,
+        "hook_params": {},
+        "calls": {},
+        "credits_remaining": None,
     }
     text = json.dumps(kwargs)
     for secret in (defaults.CLIENT_SECRET, defaults.REFRESH_TOKEN):
@@ -154,8 +157,14 @@ def job_settings(**kwargs):
     return JobSettings(**{**base, **kwargs})
 
 
-def defer(trigger, timeout):
-    raise TaskDeferred(trigger=trigger, method_name="execute_complete", timeout=timeout)
+def defer(deferral):
+    trigger = ZohoCRMMassUpdateJobTrigger(
+        module=deferral.module,
+        job_id=deferral.job_id,
+        poll_interval=deferral.poll_interval,
+        end_time=deferral.end_time,
+    )
+    raise TaskDeferred(trigger=trigger, method_name="execute_complete", timeout=deferral.timeout)
 
 
 async def test_deferral_round_trip(emulator, zoho_crm_conn):

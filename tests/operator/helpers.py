@@ -13,6 +13,8 @@ OK_1, OK_2 = "738964000002131001", "738964000002130131"
 NOT_APPROVED = "1306462000000496025"
 LOCKED = "475243000003269880"
 #: Hook retries kept small so transient-failure tests stay fast.
+#: One attempt per request, no token wait: a fault ends the call at once.
+ONE_ATTEMPT = {"max_attempts": 1, "backoff_base": 0.01, "max_retry_wait": 2.0, "max_token_wait": 0.0}
 FAST_HOOK = {"max_attempts": 2, "backoff_base": 0.01, "max_retry_wait": 2.0, "max_token_wait": 0.0}
 
 
@@ -55,3 +57,12 @@ def mass_update_posts(client) -> list[dict[str, Any]]:
 
 def crm_requests(client) -> list[dict[str, Any]]:
     return [e for e in client.log() if "/crm/" in e["path"]]
+
+
+def posts_per_id(client) -> dict[str, int]:
+    """How often each id reached Zoho's mass update (refused tokens do not count: nothing was applied)."""
+    counts: dict[str, int] = {}
+    for post in (p for p in mass_update_posts(client) if p["status"] != 401):
+        for record_id in post["body"]["ids"]:
+            counts[record_id] = counts.get(record_id, 0) + 1
+    return counts

@@ -2,14 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_crm_provider.runs.inputs import (
-    InputError,
-    check_int,
-    check_module,
-    check_ratio,
-    parse_data,
-    parse_ids,
-)
+from airflow_crm_provider.runs.inputs import InputError, check_module, parse_data, parse_ids
+from airflow_crm_provider.runs.policy import check_int, check_ratio
 from airflow_crm_provider.zoho.settings import seconds
 
 BIG = "1306462000000496025"  # > 2**53: must stay exact

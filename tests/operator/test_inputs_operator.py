@@ -58,10 +58,14 @@ def test_data_and_ids_from_params(zoho_crm_conn, emulator):
 
 def test_conn_id_and_module_are_templated(zoho_crm_conn, emulator):
     op = ZohoCRMMassUpdateOperator(
-        task_id="x", module="{{ params.m }}", data={"City": "Oslo"}, ids=[OK_1], zoho_conn_id="{{ params.c }}"
+        task_id="x",
+        module="{{ params.m }}",
+        data={"City": "Oslo"},
+        ids=[OK_1],
+        zoho_crm_conn_id="{{ params.c }}",
     )
     render(op, params={"m": "Leads", "c": zoho_crm_conn})
-    assert (op.module, op.zoho_conn_id) == ("Leads", "zoho_crm_default")
+    assert (op.module, op.zoho_crm_conn_id) == ("Leads", "zoho_crm_default")
     assert run_task(op).state == "success"
 
 
@@ -162,12 +166,12 @@ def test_template_fields_render_from_context():
         "ids": "{{ params.ids }}",
         "cvid": "{{ params.cvid }}",
         "territory_id": "{{ params.t }}",
-        "zoho_conn_id": "{{ params.conn }}",
+        "zoho_crm_conn_id": "{{ params.conn }}",
     }
     params = {"m": "Contacts", "city": "Oslo", "ids": "1,2", "cvid": "3", "t": "4", "conn": "zoho_eu"}
     op = ZohoCRMMassUpdateOperator(task_id="t", **fields)
     op.render_template_fields({"params": params})
-    assert (op.module, op.data, op.ids, op.cvid, op.territory_id, op.zoho_conn_id) == (
+    assert (op.module, op.data, op.ids, op.cvid, op.territory_id, op.zoho_crm_conn_id) == (
         "Contacts",
         {"City": "Oslo"},
         "1,2",
@@ -178,7 +182,7 @@ def test_template_fields_render_from_context():
     leads = LeadsMassUpdateOperator(task_id="t", **{k: v for k, v in fields.items() if k != "module"})
     assert "module" not in leads.template_fields
     leads.render_template_fields({"params": params})
-    assert (leads.module, leads.zoho_conn_id, leads.cvid) == ("Leads", "zoho_eu", "3")
+    assert (leads.module, leads.zoho_crm_conn_id, leads.cvid) == ("Leads", "zoho_eu", "3")
 
 
 def test_unusable_connection_fails_without_requests(zoho_emulator, emulator, monkeypatch):
@@ -192,7 +196,49 @@ def test_unusable_connection_fails_without_requests(zoho_emulator, emulator, mon
 
 def test_missing_connection_is_retryable(emulator, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_ZOHO_CRM_DEFAULT", raising=False)
-    out = run_task(leads_op(ids=[OK_1], zoho_conn_id="no_such_conn"))
+    out = run_task(leads_op(ids=[OK_1], zoho_crm_conn_id="no_such_conn"))
     assert out.state == "up_for_retry"
     assert out.summary["outcome"] == "failed"
     assert out.records[0]["code"] == "NOT_SENT"
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_numbers_in_data_are_refused_before_any_call(zoho_crm_conn, emulator, bad):
+    out = run_task(leads_op(ids=["738964000002131001"], data={"Annual_Revenue": bad}))
+    assert out.state == "failed"
+    assert "finite" in str(out.error)
+    assert mass_update_posts(emulator) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        (
+            {"ids": "[" * 100_000},
+            "neither JSON nor a Python literal",
+        ),  # RecursionError, unrefused, once
+        ({"data": "{" + '"a": {' * 100_000}, "neither JSON nor a Python literal"),
+        ({"ids": [10**5000]}, "numeric Zoho record ids"),  # int -> str raises past 4,300 digits
+        ({"ids": b"\xff\xfe738964000002131001"}, "not UTF-8"),
+        ({"data": {"Lead_Status\n": "Contacted"}}, "field API names"),  # `$` would take the newline
+        ({"data": {"City": {"a": {"b": 1}}}}, "nested deeper"),
+        ({"data": {"City": "\ud800"}}, "not valid Unicode"),
+        ({"data": {"City": "x" * 40_000}}, "at most 32000"),
+        ({"data": {"No_of_Employees": 10**40}}, "more than 32 digits"),
+    ],
+)
+def test_hostile_inputs_are_refused_as_input(zoho_crm_conn, emulator, kwargs, reason):
+    kwargs = {"ids": ["738964000002131001"], **kwargs}
+    out = run_task(leads_op(**kwargs))
+    assert out.state == "failed"
+    assert "invalid input, nothing was sent to Zoho" in str(out.error)
+    assert reason in str(out.error)
+    assert out.records is not None  # every requested id still gets a record
+    assert mass_update_posts(emulator) == []
+
+
+def test_ids_separated_by_spaces_semicolons_commas_and_newlines_are_taken(zoho_crm_conn, emulator):
+    ids = emulator.seed("Leads", count=4)
+    out = run_task(leads_op(ids=f"{ids[0]}, {ids[1]};{ids[2]}\n{ids[3]}\n"))
+    assert out.state == "success"
+    assert [r["id"] for r in out.records] == ids

@@ -1,6 +1,6 @@
 """
 Every code of the error policy table, produced by the emulator (nothing rewritten), through the
-public operator: the record outcome and task outcome the design brief's table gives.
+public operator: the record outcome and task outcome each code ends in.
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ def test_format_report_lists_counts_and_first_failures():
     entries["9"] = entry("9")
     ids = [*entries]
     records = build_records(ids, entries)
-    text = format_report(summarize("Leads", "ids", records), records)
+    text = format_report(summarize("Leads", "ids", records), records, what="mass update")
     assert "9 requested, 1 updated, 0 skipped, 8 failed, 0 ignored" in text
     assert "INVALID_DATA  8" in text
     assert "SUCCESS       1" in text

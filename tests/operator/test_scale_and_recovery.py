@@ -10,7 +10,16 @@ from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 from airflow_crm_provider.testing.emulator import defaults
 from tests.operator.fakes import FakeTaskStateStore, make_context
-from tests.operator.helpers import FAST_HOOK, LOCKED, NOT_APPROVED, OK_1, OK_2, mass_update_posts, run_task
+from tests.operator.helpers import (
+    FAST_HOOK,
+    LOCKED,
+    NOT_APPROVED,
+    OK_1,
+    OK_2,
+    mass_update_posts,
+    posts_per_id,
+    run_task,
+)
 
 
 def leads_op(**kwargs):
@@ -198,3 +207,33 @@ def test_no_secret_in_xcom_logs_or_errors(zoho_crm_conn, emulator, caplog, capsy
     text = json.dumps([ok.pushed, failed.pushed]) + str(failed.error) + caplog.text + capsys.readouterr().out
     for secret in (defaults.CLIENT_SECRET, defaults.REFRESH_TOKEN, *tokens):
         assert secret not in text
+
+
+def test_a_retry_after_the_task_finished_sends_nothing_that_was_updated(zoho_crm_conn, emulator):
+    """A worker killed after the outcome was recorded, before success: the retry re-sends nothing."""
+    ids = emulator.seed("Leads", count=1200)
+    store = FakeTaskStateStore()
+    first = run_task(leads_op(ids=ids), make_context(store))
+    assert first.state == "success"
+    assert store.rows  # the replies stay: what a later try finds decides what it sends
+
+    again = run_task(leads_op(ids=ids), make_context(store))  # the retry of a try that died at the end
+    assert again.state == "success"
+    assert again.summary["updated"] == len(ids)
+    assert posts_per_id(emulator) == dict.fromkeys(ids, 1)
+
+
+def test_records_that_were_not_updated_are_sent_again_on_a_later_try(zoho_crm_conn, emulator):
+    """A clear after fixing records in Zoho re-sends only what Zoho did not update."""
+    ids = emulator.seed("Leads", count=4)
+    emulator.seed("Leads", not_approved=ids[1:2])
+    store = FakeTaskStateStore()
+    first = run_task(leads_op(ids=ids, batch_size=2), make_context(store))
+    assert first.summary["skipped"] == 1
+
+    emulator.reset()  # someone approved the record meanwhile (and the request log starts anew)
+    emulator.seed("Leads", ids=ids)
+    again = run_task(leads_op(ids=ids, batch_size=2), make_context(store))
+    assert again.summary["updated"] == 4
+    assert posts_per_id(emulator) == {ids[1]: 1}  # only the record Zoho had not updated
+    assert "earlier try" in again.by_id()[ids[0]]["message"]

@@ -1,9 +1,11 @@
-"""The house rules of the layout: the Zoho client knows no Airflow, layers import downwards only."""
+"""The house rules of the layout: zoho/ and runs/ know no Airflow, layers import downwards only."""
 
 from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -46,6 +48,33 @@ def test_the_zoho_client_imports_nothing_from_airflow():
         if layer(module) == 0:
             airflow = sorted(n for n in imports(path) if n == "airflow" or n.startswith("airflow."))
             assert not airflow, f"{module} imports {airflow}"
+
+
+def test_the_write_engine_imports_nothing_from_airflow_nor_from_the_layers_above():
+    for module, path in modules().items():
+        if layer(module) == LAYERS.index("runs"):
+            names = imports(path)
+            airflow = sorted(n for n in names if n == "airflow" or n.startswith("airflow."))
+            assert not airflow, f"{module} imports {airflow}"
+            above = sorted(
+                n for n in names if layer(n) in (LAYERS.index("triggers"), LAYERS.index("operators"))
+            )
+            assert not above, f"{module} imports {above}: the engine hands Airflow objects to no one"
+
+
+def test_importing_the_write_engine_loads_no_airflow_module():
+    engine = sorted(m for m in modules() if layer(m) == LAYERS.index("runs"))
+    loaded = "[m for m in sys.modules if m.split('.')[0] == 'airflow']"
+    code = f"import sys; import {', '.join(engine)}; print({loaded})"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_operators_package_holds_only_airflow_adapters():
+    operators = sorted(
+        m.rsplit(".", 1)[-1] for m in modules() if m.startswith("airflow_crm_provider.operators.")
+    )
+    assert operators == ["base", "lineage", "links", "mass_update", "revert"]
 
 
 def test_layers_import_downwards_only_and_without_circles():

@@ -149,9 +149,9 @@ def test_valid_input_never_refused(zoho_crm_conn, zoho_emulator, kwargs):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"data": {"Annual_Revenue": math.nan}},  # issue 9 item 4
+        {"data": {"Annual_Revenue": math.nan}},
         {"data": {"Annual_Revenue": math.inf}},
-        {"ids": "[" * 5_000 + "]" * 5_000},  # issue 9 item 5
+        {"ids": "[" * 5_000 + "]" * 5_000},
         {"data": '{"a":' * 5_000 + "1" + "}" * 5_000},
         {"ids": [10**5_000]},
         {"ids": b"\xff\xfe1234"},
@@ -170,7 +170,7 @@ def test_inputs_that_once_escaped_are_refused(zoho_crm_conn, zoho_emulator, kwar
 
 
 def test_field_name_with_a_trailing_newline_is_refused(zoho_crm_conn, zoho_emulator):
-    """Issue 9 item 7: ``$`` matched before a final newline; the name must be refused, not sent."""
+    """``$`` would match before a final newline; such a name must be refused, not sent."""
     client = zoho_emulator.client
     end = run_operator(ids=["738964000002131001"], data={"Lead_Status\n": "x"}, hook_params=FAST_HOOK)
 

@@ -1,4 +1,4 @@
-"""Token rejections during a replay, and calls that time out after Zoho applied them (issue 9 items 2, 3)."""
+"""Token rejections during a replay, and calls that time out after Zoho applied them."""
 
 from __future__ import annotations
 

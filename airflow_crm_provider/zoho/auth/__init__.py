@@ -13,6 +13,7 @@ from airflow_crm_provider.zoho.auth.cache import (
     open_token_cache,
 )
 from airflow_crm_provider.zoho.auth.source import (
+    MAX_TOKEN_WAIT,
     RefreshTokenSource,
     StaticTokenSource,
     TokenSource,
@@ -21,6 +22,7 @@ from airflow_crm_provider.zoho.auth.source import (
 from airflow_crm_provider.zoho.auth.token import AccessToken, lifetime_seconds, parse_token_reply
 
 __all__ = [
+    "MAX_TOKEN_WAIT",
     "AccessToken",
     "FileTokenCache",
     "MemoryTokenCache",

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Seconds a caller waits out Zoho's mint throttle (10 tokens per 10 minutes) before failing.
+MAX_TOKEN_WAIT = 600.0
+
 
 class TokenSource(Protocol):
     """Gives a usable access token."""
@@ -82,7 +85,7 @@ class RefreshTokenSource:
         settings: ZohoConnectionSettings,
         session: requests.Session,
         retries: Retries,
-        max_token_wait: float = 600.0,
+        max_token_wait: float = MAX_TOKEN_WAIT,
         cache: TokenCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_token: Callable[[str], None] = lambda value: None,

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 from airflow_crm_provider.runs.outcomes import NOT_SENT
 from airflow_crm_provider.version_compat import AirflowFailException
 from airflow_crm_provider.zoho import http as _transport
 from airflow_crm_provider.zoho.errors import ZohoServerError, ZohoTokenThrottledError
 from tests.operator.fakes import dry_run_task, make_context
+from tests.operator.helpers import crm_requests, run_task
 
 MISSING = "738964000009999999"
 
@@ -154,3 +156,31 @@ def test_token_mint_throttle_is_retryable(zoho_emulator, hook, monkeypatch):
     with pytest.raises(ZohoTokenThrottledError):  # not AirflowFailException: Airflow retries apply
         dry_run_task(context, hook, module="Leads", data={"Rating": "Hot"}, ids=ids)
     assert [r["code"] for r in context["ti"].pushed["records"]] == [NOT_SENT, NOT_SENT]
+
+
+def test_dry_run_reads_and_writes_nothing(zoho_crm_conn, emulator):
+    hot = emulator.seed(count=1, fields={"Rating": "Hot"})
+    cold = emulator.seed(count=1, fields={"Rating": "Cold"})
+    ids = [*hot, "738964000009999999", *cold, *hot]
+    before = emulator.records("Leads")
+    op = LeadsMassUpdateOperator(task_id="preview", data={"Rating": "Hot"}, ids=",".join(ids), dry_run=True)
+    assert op.is_dry_run is True
+    assert callable(op.dry_run)  # BaseOperator.dry_run() (render templates only) still works
+    out = run_task(op)
+    assert out.state == "success", out.error
+    assert out.summary["mode"] == "dry_run"
+    assert [(r["id"], r["outcome"]) for r in out.records] == [
+        (hot[0], "unchanged"),
+        ("738964000009999999", "not_found"),
+        (cold[0], "would_update"),
+    ]
+    assert emulator.counters()["records_changed"] == 0
+    assert {e["method"] for e in crm_requests(emulator)} == {"GET"}
+    assert emulator.records("Leads") == before
+
+
+def test_dry_run_with_no_ids_skips(zoho_crm_conn, emulator):
+    out = run_task(LeadsMassUpdateOperator(task_id="preview", data={"Rating": "Hot"}, ids="[]", dry_run=True))
+    assert out.state == "skipped"
+    assert out.summary["mode"] == "dry_run"
+    assert crm_requests(emulator) == []

@@ -1,3 +1,5 @@
+"""What a dry run reports for one record: would_update, unchanged or not_found, field by field."""
+
 from __future__ import annotations
 
 import pytest
