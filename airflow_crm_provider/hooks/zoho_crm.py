@@ -18,10 +18,12 @@ from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoConnectionError,
     ZohoCRMError,
+    ZohoRequestError,
     ZohoTokenThrottledError,
     ZohoTransientError,
 )
 from airflow_crm_provider.zoho.http import Retries, run_async, run_sync
+from airflow_crm_provider.zoho.metadata import FIELDS_SCOPE
 from airflow_crm_provider.zoho.settings import (
     DEFAULT_CONN_ID,
     MAX_GET_RECORD_IDS,
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
     from airflow_crm_provider.zoho.http import Plan
+    from airflow_crm_provider.zoho.metadata import FieldMeta
 
 T = TypeVar("T")
 
@@ -317,6 +320,21 @@ class ZohoCRMHook(HttpHook):
             chunk = unique[start : start + MAX_GET_RECORD_IDS]
             yield chunk, self._call(calls.records_call(module, chunk, fields))
 
+    def get_fields(self, module: str) -> dict[str, FieldMeta]:
+        """
+        Return the module's field metadata (``GET settings/fields?module=``), keyed by field API name.
+
+        Needs the scope :data:`~airflow_crm_provider.zoho.metadata.FIELDS_SCOPE`.
+
+        :param module: module API name.
+        :raises ZohoRequestError: ``INVALID_MODULE`` for a module the org does not have.
+        """
+        return self._call(calls.fields_call(module))
+
+    def get_modules(self) -> list[str]:
+        """Return the API names of the org's modules the API supports (``GET settings/modules``)."""
+        return self._call(calls.modules_call())
+
     def get_org(self) -> dict[str, Any]:
         """
         Return the org's details (``GET /crm/<version>/org``): one cheap call, e.g. to learn the credits.
@@ -327,12 +345,18 @@ class ZohoCRMHook(HttpHook):
         return self._call(calls.org_call())
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
+        """
+        Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``.
+
+        Then one read of the ``Leads`` field metadata tells whether the grant has
+        :data:`~airflow_crm_provider.zoho.metadata.FIELDS_SCOPE`, which the operators' preflight needs.
+        """
         probe = type(self)(self.zoho_crm_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
         try:
             settings = probe.settings
             user = probe._call(calls.current_user_call())
-            return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
+            connected = f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
+            return True, f"{connected}; {probe._fields_scope_note()}"
         except ZohoConnectionConfigError as exc:
             return False, f"Connection settings: {exc}"
         except TokenCacheError as exc:
@@ -347,6 +371,21 @@ class ZohoCRMHook(HttpHook):
             return False, f"Zoho failed or is busy, try again later: {exc}"
         except ZohoCRMError as exc:
             return False, f"Zoho refused the request: {exc}"
+
+    def _fields_scope_note(self) -> str:
+        """Say whether the grant lets the preflight read field metadata (Zoho checks the scope first)."""
+        try:
+            self._call(calls.fields_call("Leads"))
+        except ZohoAuthError as exc:
+            if exc.code != "OAUTH_SCOPE_MISMATCH":
+                raise
+            return (
+                f"but the grant lacks {FIELDS_SCOPE}, which the write operators' preflight needs: "
+                "add the scope to the grant, or set preflight=False on the operators"
+            )
+        except ZohoRequestError:
+            pass  # e.g. INVALID_MODULE: the scope was accepted
+        return f"the preflight can read field metadata ({FIELDS_SCOPE})"
 
     # -- connection form (Airflow 3.1; 3.2+ reads get_provider_info()) -----------------------------
 
