@@ -167,6 +167,26 @@ class FaultDriver:
         figure(f"{service} restart: {down:.1f} s to restart, run progressing again {resumed:.1f} s after")
         return resumed
 
+    def init_state(self) -> dict[str, Any]:
+        """Return the ``State`` of the airflow-init container."""
+        [state] = [
+            c["State"]
+            for c in self.stack.containers().values()
+            if c["Config"]["Labels"]["com.docker.compose.service"] == "airflow-init"
+        ]
+        return dict(state)
+
+    def rerun_init(self) -> str:
+        """Start airflow-init again, as the next ``up`` does; return when its last run had finished."""
+        finished = str(self.init_state()["FinishedAt"])
+        self.stack.compose("up", "-d", "--no-build", "--no-deps", "airflow-init", timeout=300)
+        return finished
+
+    def init_ended(self, before: str) -> dict[str, Any] | None:
+        """Return airflow-init's state once a run that finished after ``before`` is over, else None."""
+        state = self.init_state()
+        return state if state["Status"] == "exited" and state["FinishedAt"] != before else None
+
     def finish(self, run: FaultRun, timeout: float = 600) -> FaultRun:
         """Wait until the run ended; keep its final state and task instances."""
         path = f"/dags/{ON_DEMAND}/dagRuns/{run.run_id}"

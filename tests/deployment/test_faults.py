@@ -32,19 +32,40 @@ pytestmark = [pytest.mark.slow, pytest.mark.compose]
 #: Seconds each Zoho call takes: a run of 40 calls of 500 ids, 4 at a time, lasts about 20 s unbroken.
 LATENCY = 2.0
 LOST, GIVEN_UP, RESTARTS = 12_000, 6_000, 20_000
+#: The zoho_crm pool's size while the faults run (raised as in the UI): two runs of 4 slots at once.
+POOL_RAISED = 8
 
 
 @pytest.fixture(scope="module")
 def faults(compose_stack: StackRun) -> dict[str, Any]:
-    """Run the three fault scenarios one after the other on the module's stack."""
+    """
+    Run the fault scenarios on the session's stack, overlapping where one only waits.
+
+    While the scheduler has yet to find the first killed worker lost, the second scenario runs (the
+    pool is raised to :data:`POOL_RAISED` in the UI's way, so both fit) and ``airflow-init`` runs again
+    as the next ``up`` would. The restarts come last, alone.
+    """
     driver = FaultDriver(compose_stack.stack, compose_stack.api, compose_stack.emulator, _log)
     driver.admin("POST", "/config", {"latency": LATENCY, "log_limit": 100_000})
-    runs: dict[str, Any] = {}
+    compose_stack.api.call(
+        "PATCH", "/pools/zoho_crm", params={"update_mask": "slots"}, json={"slots": POOL_RAISED}
+    )
+    runs: dict[str, Any] = {"driver": driver}
 
-    lost = driver.start(LOST, "Porto")
+    lost = runs["lost"] = driver.start(LOST, "Coimbra")  # a City no lead holds before
     driver.worker_running(lost)
     driver.wait_progress(4 * 500)
     killed = driver.kill_worker(lost)
+    runs["init_before"] = driver.rerun_init()
+
+    given_up = runs["given_up"] = driver.start(GIVEN_UP, "Faro")
+    driver.worker_running(given_up)
+    driver.wait_progress(4 * 500)
+    driver.kill_worker(given_up)
+    # no try left: the user gives up on it (Airflow would not retry it again either)
+    given_up_task = f"/dags/{ON_DEMAND}/dagRuns/{given_up.run_id}/taskInstances/update_leads"
+    compose_stack.api.call("PATCH", given_up_task, json={"new_state": "failed"})
+
     driver.wait(
         "the retry running", lambda: (t := driver.task(lost))["try_number"] >= 2 and t["state"] == "running"
     )
@@ -52,30 +73,24 @@ def faults(compose_stack: StackRun) -> dict[str, Any]:
     driver.finish(lost)
     ended = time.monotonic() - killed
     figure(f"worker killed: the retry ran {retried:.0f} s later, the run ended {ended:.0f} s later")
-    runs["lost"] = lost
-
-    given_up = driver.start(GIVEN_UP, "Faro")
-    driver.worker_running(given_up)
-    driver.wait_progress(4 * 500)
-    driver.kill_worker(given_up)
-    # no try left: the user gives up on it (Airflow would not retry it again either)
-    given_up_task = f"/dags/{ON_DEMAND}/dagRuns/{given_up.run_id}/taskInstances/update_leads"
-    compose_stack.api.call("PATCH", given_up_task, json={"new_state": "failed"})
     driver.finish(given_up)
-    runs["given_up"] = given_up
     runs["given_up_listing"] = _task_records(compose_stack, given_up)
+    runs["init_after"] = driver.wait("airflow-init run again", lambda: driver.init_ended(runs["init_before"]))
+    runs["pool"] = compose_stack.api.call("GET", "/pools/zoho_crm")
 
-    restarts = driver.start(RESTARTS, "Braga")
+    restarts = runs["restarts"] = driver.start(RESTARTS, "Braga")
     driver.worker_running(restarts)
     driver.wait_progress(4 * 500)
     for service in ("emulator", "redis", "postgres"):
         driver.restart(restarts, service)
     driver.finish(restarts)
-    runs["restarts"] = restarts
+    figure(
+        f"restarts: update_leads ended {restarts.task_instances['update_leads']['state']} "
+        f"on try {restarts.task_instances['update_leads']['try_number']}"
+    )
 
     runs["log"] = driver.admin("GET", "/log")
     runs["records"] = driver.admin("GET", "/records/Leads")
-    runs["driver"] = driver
     return runs
 
 
@@ -163,3 +178,8 @@ def test_postgres_restarts_cleanly(faults: dict[str, Any], compose_stack: StackR
     assert "database system is shut down" in text  # a fast shutdown ran to its end
     assert "database system was shut down at" in text
     assert "not properly shut down" not in text  # so no crash recovery at the next start
+
+
+def test_a_pool_size_set_in_the_ui_outlives_the_next_up(faults: dict[str, Any]) -> None:
+    assert faults["init_after"]["ExitCode"] == 0  # airflow-init ran again, as at the next `up`
+    assert faults["pool"]["slots"] == POOL_RAISED
