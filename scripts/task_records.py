@@ -40,12 +40,13 @@ class Api:
 
     def __init__(self, url: str, user: str, password: str) -> None:
         self.url = url.rstrip("/")
+        self.token = ""
         login = {"username": user, "password": password}
         self.token = self._request("POST", f"{self.url}/auth/token", login)["access_token"]
 
     def _request(self, method: str, url: str, body: Any = None) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if getattr(self, "token", None):
+        if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (http(s) URL given by the user)

@@ -47,9 +47,9 @@ def faults(compose_stack: StackRun) -> dict[str, Any]:
     """
     driver = FaultDriver(compose_stack.stack, compose_stack.api, compose_stack.emulator, _log)
     driver.admin("POST", "/config", {"latency": LATENCY, "log_limit": 100_000})
-    compose_stack.api.call(
-        "PATCH", "/pools/zoho_crm", params={"update_mask": "slots"}, json={"slots": POOL_RAISED}
-    )
+    # the UI's pool form sends the whole pool; only its size changes
+    raised = {"pool": "zoho_crm", "slots": POOL_RAISED, "include_deferred": False}
+    compose_stack.api.call("PATCH", "/pools/zoho_crm", params={"update_mask": "slots"}, json=raised)
     runs: dict[str, Any] = {"driver": driver}
 
     lost = runs["lost"] = driver.start(LOST, "Coimbra")  # a City no lead holds before
