@@ -10,7 +10,6 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Crm, _mint
 
 from airflow_crm_provider.testing.emulator import REFRESH_TOKEN, SEED_IDS
 from airflow_crm_provider.testing.emulator.persistence import (
@@ -24,7 +23,10 @@ from airflow_crm_provider.testing.emulator.state import EmulatorState
 from airflow_crm_provider.testing.process import start_emulator
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+
+    from conftest import Crm
 
 
 def test_a_restored_state_is_the_same_org() -> None:
@@ -75,13 +77,15 @@ def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path, monkeypatch: p
     assert [p.name for p in tmp_path.iterdir()] == ["org.state"]  # no temporary file left behind
 
 
-def test_a_killed_emulator_comes_back_with_its_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_emulator_comes_back_with_its_org(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crm_at: Callable[[str, str | None], Crm]
+) -> None:
     monkeypatch.setenv(STATE_FILE_VARIABLE, str(tmp_path / "org.state"))
     first = start_emulator()
     try:
         first.client.configure(latency=0.05)
         [lead] = first.client.seed(count=1)
-        crm = Crm(first.url, _mint(first.url).json()["access_token"])
+        crm = crm_at(first.url, None)
         answer = crm.mass_update({"data": [{"City": "Porto"}], "ids": [lead]})
         assert answer.json()["data"][0]["code"] == "SUCCESS"
     finally:
@@ -95,7 +99,7 @@ def test_a_killed_emulator_comes_back_with_its_org(tmp_path: Path, monkeypatch: 
         assert second.client.counters()["records_changed"] == 1
         updates = [e for e in second.client.log() if e["path"].endswith("/mass_update")]
         assert [(e["body"]["ids"], e["status"]) for e in updates] == [([lead], 200)]
-        crm = Crm(second.url, crm.token)  # the token minted before the crash still works
+        crm = crm_at(second.url, crm.token)  # the token minted before the crash still works
         assert (
             crm.mass_update({"data": [{"City": "Braga"}], "ids": [lead]}).json()["data"][0]["code"]
             == "SUCCESS"
