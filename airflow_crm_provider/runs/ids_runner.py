@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.runs.collector import collection_paused
+from airflow_crm_provider.runs.garbled import unreadable_reply
 from airflow_crm_provider.runs.outcomes import (
     NO_RESULT,
     NOT_SENT,
@@ -123,10 +124,11 @@ def run_ids_mode(
     :param ledger: replies of chunks earlier tries sent (reused, not re-sent).
     :param overrides: the user's per-code classes.
     :param read_back: ids -> whether each record holds the new values; settles calls whose reply was
-        lost (``UNCONFIRMED`` otherwise).
+        lost (``UNCONFIRMED`` otherwise), and confirms what earlier tries recorded as updated before
+        it is claimed again.
     :param sleep: waits between re-send rounds (injected by tests).
     """
-    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep)
+    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, read_back)
     with collection_paused():  # 500-entry replies decode into many small dicts, none of them cyclic
         run = runner.run(list(ids))
         if read_back is not None and run.unconfirmed:
@@ -169,8 +171,10 @@ class _IdsRunner:
         ledger: ChunkLedger,
         overrides: dict[str, ErrorClass],
         sleep: Callable[[float], None],
+        read_back: Callable[[list[str]], dict[str, bool]] | None = None,
     ) -> None:
         self._send = send
+        self._read_back = read_back
         self._settings = settings
         self._ledger = ledger
         self._overrides = overrides
@@ -201,17 +205,15 @@ class _IdsRunner:
 
     def _round(self, round_no: int, pending: list[str]) -> None:
         """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
-        size = self._settings.batch_size
-        chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
         resumed = self.result.resumed
-        to_send = [rest for rest in (self._resume(round_no, chunk) for chunk in chunks) if rest]
+        to_send = self._resume(round_no, pending)
         if self.result.resumed > resumed:
             log.info(
                 "Round %d: %d record(s) were answered in an earlier try; not sending them again",
                 round_no,
                 self.result.resumed - resumed,
             )
-        if not to_send:
+        if not to_send or self.result.stopped:
             return
         if round_no:
             delay = self._settings.resend_delay(round_no)
@@ -219,24 +221,55 @@ class _IdsRunner:
             self._sleep(delay)
         self._send_chunks(round_no, to_send)
 
-    def _resume(self, round_no: int, chunk: list[str]) -> list[str]:
+    def _resume(self, round_no: int, pending: list[str]) -> list[list[str]]:
         """
-        Take what an earlier try recorded for ``chunk``; return the ids that must still be sent.
+        Take what earlier tries recorded for the round's chunks; return the chunks that must still be sent.
 
-        Updated records, and records re-sent by the next round anyway (``RECORD_LOCKED``), are taken
-        as recorded; the others (skipped, failed, no result) were not applied, so they are sent
-        again, as a chunk of their own that the following try finds in turn.
+        Updated records (confirmed by reading them back, when a read-back is given), and records
+        re-sent by the next round anyway (``RECORD_LOCKED``), are taken as recorded. The others
+        (skipped, failed, no result, or no longer holding the value) were not applied, so they go out
+        again, the leftovers of every chunk together in full chunks. Those chunks are found the same
+        way from the same records, so each pass looks up what the chunks of the pass before left.
         """
+        size = self._settings.batch_size
+        order = {record_id: n for n, record_id in enumerate(pending)}
+        chunks = _chunked(pending, size)
+        while True:
+            left: list[str] = []
+            for chunk in chunks:
+                left += self._resume_chunk(round_no, chunk)
+                if self.result.stopped:
+                    return []
+            if len(left) == sum(len(c) for c in chunks):  # nothing more was found: send these
+                return chunks
+            chunks = _chunked(sorted(left, key=order.__getitem__), size)
+
+    def _resume_chunk(self, round_no: int, chunk: list[str]) -> list[str]:
+        """Take what an earlier try recorded for ``chunk`` (see :meth:`_resume`); return its ids to send."""
         stored = self._ledger.get(round_no, chunk)
         if stored is None:
             return chunk
-        kept = [(i, e) for i, e in zip(chunk, stored, strict=True) if self._settled(e)]
-        rest = [i for i, e in zip(chunk, stored, strict=True) if not self._settled(e)]
-        self.result.merge([i for i, _ in kept], [e for _, e in kept])
+        kept = {i: e for i, e in zip(chunk, stored, strict=True) if self._settled(e)}
+        claimed = [i for i, e in kept.items() if e["code"] == SUCCESS]
+        if claimed and self._read_back is not None:
+            try:
+                holds = self._read_back(claimed)
+            except Exception as err:  # nothing is claimed and nothing sent: a retry confirms
+                log.warning("Reading back %d record(s) an earlier try updated failed: %s", len(claimed), err)
+                self.result.stop_error = self.result.stop_error or err
+                return chunk
+            for record_id in claimed:
+                if not holds.get(record_id, False):
+                    del kept[record_id]
+            if len(kept) < len(claimed):
+                log.warning(
+                    "%d record(s) an earlier try updated no longer hold the value(s) (reverted or "
+                    "changed since); sending them again",
+                    len(claimed) - sum(holds.get(i, False) for i in claimed),
+                )
+        self.result.merge(list(kept), list(kept.values()))
         self.result.resumed += len(kept)
-        if len(rest) == len(chunk):
-            return chunk
-        return self._resume(round_no, rest) if rest else []
+        return [i for i in chunk if i not in kept]
 
     def _settled(self, entry: ZohoEntry) -> bool:
         """Whether a recorded entry stands (updated, or re-sent by the next round anyway)."""
@@ -295,7 +328,7 @@ class _IdsRunner:
         """
         if isinstance(err, CREDIT_ERRORS):
             return self._out_of_credits(err, chunk)
-        if not isinstance(err, ZohoCRMError) or isinstance(err, RETRYABLE_ERRORS):
+        if not isinstance(err, ZohoCRMError) or isinstance(err, RETRYABLE_ERRORS) or unreadable_reply(err):
             return self._stop(err, chunk)
         cls = rejection_class(err, self._overrides)
         if cls is ErrorClass.RETRY and round_no == self._settings.locked_retries:
@@ -337,7 +370,8 @@ class _IdsRunner:
         """
         Settle unconfirmed chunks by reading their records back: each id is applied or not applied.
 
-        A chunk whose every record holds the new values is kept in the ledger, so no try sends it again.
+        Each record's answer is kept in the ledger, so no try sends again a record the read-back
+        showed applied (those not applied are sent again).
 
         :param read_back: ids -> whether each record holds the values the mass update set.
         """
@@ -349,8 +383,7 @@ class _IdsRunner:
                 continue
             entries = [_read_back_entry(i, holds.get(i, False)) for i in chunk]
             self.result.merge(chunk, entries)
-            if all(holds.get(i, False) for i in chunk):
-                self._ledger.put(round_no, chunk, entries)
+            self._ledger.put(round_no, chunk, entries)
         self.result.unconfirmed.clear()
 
 
@@ -358,9 +391,13 @@ def _may_have_applied(err: Exception) -> bool:
     """Tell whether a call that ended in ``err`` may have reached Zoho and been (partly) applied."""
     if isinstance(err, ZohoConnectionError):
         return err.maybe_delivered
-    if isinstance(err, ZohoServerError):
-        return True  # Zoho failed while handling it: some records may be written
+    if isinstance(err, ZohoServerError) or unreadable_reply(err):
+        return True  # Zoho failed while handling it, or answered what cannot be read: it may be written
     return not isinstance(err, ZohoCRMError)  # Zoho refused it (429, a code), or an error of our own
+
+
+def _chunked(ids: list[str], size: int) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _read_back_entry(record_id: str, holds: bool) -> ZohoEntry:
