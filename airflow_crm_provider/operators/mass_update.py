@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.runs import credit_floor
 from airflow_crm_provider.runs.dry_run import read_back, run_dry_run
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.ids_runner import ids_result, run_ids_mode
 from airflow_crm_provider.runs.inputs import (
     CheckedInputs,
@@ -301,7 +302,8 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
 
         send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
 
-        check = read_back(hook, module=module, data=data, over_write=over_write)
+        reads = reads_within(hook, self.min_credits_remaining)
+        check = read_back(reads, module=module, data=data, over_write=over_write)
         run = run_ids_mode(
             send, to_send, sending, ChunkLedger(state, run_key), inputs.overrides, read_back=check
         )

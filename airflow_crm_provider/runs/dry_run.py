@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.runs.guarded_reads import RecordReads
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class DryRunSummary(Summary):
 
 
 def read_back(
-    hook: ZohoCRMHook, *, module: str, data: Mapping[str, Any], over_write: bool
+    hook: RecordReads, *, module: str, data: Mapping[str, Any], over_write: bool
 ) -> Callable[[list[str]], dict[str, bool]]:
     """
     Return ``ids -> {id: whether the record holds data's values}``, reading the target fields only.

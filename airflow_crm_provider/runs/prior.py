@@ -21,7 +21,7 @@ from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.runs.guarded_reads import RecordReads
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.zoho.api import ZohoEntry
 
@@ -63,7 +63,7 @@ class PriorValues:
 
 
 def read_prior(
-    hook: ZohoCRMHook,
+    hook: RecordReads,
     module: str,
     ids: Sequence[str],
     fields: Sequence[str],
@@ -77,7 +77,7 @@ def read_prior(
     Pieces of 500 ids are read side by side, at most ``max_concurrency`` at a time, and each is kept
     in the ledger as it completes (from this thread only).
 
-    :param hook: the Zoho CRM hook.
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
     :param module: Zoho module API name.
     :param ids: unique record ids, in input order.
     :param fields: the field API names the run writes.
