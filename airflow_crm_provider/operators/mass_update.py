@@ -38,7 +38,7 @@ from airflow_crm_provider.runs.outcomes import (
     Summary,
     summarize,
 )
-from airflow_crm_provider.runs.prior import unchanged_entry
+from airflow_crm_provider.runs.prior import still_unchanged, unchanged_entry
 from airflow_crm_provider.version_compat import conf
 
 if TYPE_CHECKING:
@@ -278,6 +278,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 return self._conclude(context, self._with_snapshot(prior, {}, data))
             if self.skip_unchanged:
                 unchanged = prior.unchanged(ids, data, over_write)
+                if prior.reused:  # an earlier try's reading: what it found unchanged may have moved
+                    reads = reads_within(hook, self.min_credits_remaining)
+                    unchanged = still_unchanged(reads, module, unchanged, data, over_write, prior.reused)
                 skip = set(unchanged)
                 to_send = [i for i in ids if i not in skip]
                 self.log.info("%d record(s) already hold the value(s) and are not sent", len(unchanged))
