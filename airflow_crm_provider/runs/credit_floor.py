@@ -46,13 +46,15 @@ def check_floor(value: Any) -> int | None:
     return value
 
 
-def below_floor(meter: CreditMeter, floor: int, in_flight: int = 0) -> str | None:
+def below_floor(meter: CreditMeter, floor: int, in_flight: int = 0, left: int | None = None) -> str | None:
     """
     Return why the next call must not be made (it would leave fewer credits than ``floor``), or None.
 
     :param meter: the hook's credit meter.
     :param floor: ``min_credits_remaining``.
     :param in_flight: calls made but not answered yet (their credits are counted as spent).
+    :param left: the credits left once those calls are answered, if known better than the meter's
+        word less ``in_flight`` (replies of calls side by side arrive in any order).
     """
     remaining = meter.remaining
     if meter.exhausted:
@@ -60,7 +62,11 @@ def below_floor(meter: CreditMeter, floor: int, in_flight: int = 0) -> str | Non
             "the org's Zoho CRM API credits are spent; they come back over a rolling 24 hours "
             f"(min_credits_remaining={floor})"
         )
-    if remaining is None or remaining - (in_flight + 1) * CALL_COST >= floor:
+    if remaining is None:
+        return None
+    if left is None:
+        left = remaining - in_flight * CALL_COST
+    if left - CALL_COST >= floor:
         return None
     if remaining < floor:
         said = f"{remaining} Zoho CRM API credit(s) remain, fewer than min_credits_remaining={floor}"
@@ -86,6 +92,8 @@ class CreditGuard:
         self._floor = floor
         self._lock = threading.Lock()
         self._in_flight = 0
+        #: the credits left once every call admitted is answered, counted down by this guard
+        self._left: int | None = None
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """
@@ -94,10 +102,16 @@ class CreditGuard:
         :raises ZohoCreditFloorError: instead of calling.
         """
         with self._lock:
-            reason = below_floor(self._meter, self._floor, self._in_flight)
+            remaining = self._meter.remaining
+            if remaining is not None:  # a stale reply (answered before a later one) never raises it
+                said = remaining - self._in_flight * CALL_COST
+                self._left = said if self._left is None else min(self._left, said)
+            reason = below_floor(self._meter, self._floor, self._in_flight, self._left)
             if reason is not None:
                 raise ZohoCreditFloorError(reason)
             self._in_flight += 1
+            if self._left is not None:
+                self._left -= CALL_COST
         try:
             return fn(*args, **kwargs)
         finally:
