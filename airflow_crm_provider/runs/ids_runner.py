@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.runs.collector import collection_paused
-from airflow_crm_provider.runs.garbled import unreadable_reply
+from airflow_crm_provider.runs.maybe_applied import may_have_applied, unreadable_reply
 from airflow_crm_provider.runs.outcomes import (
     NO_RESULT,
     NOT_SENT,
@@ -33,9 +33,7 @@ from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,
     RETRYABLE_ERRORS,
     ErrorClass,
-    ZohoConnectionError,
     ZohoCRMError,
-    ZohoServerError,
 )
 from airflow_crm_provider.zoho.http import backoff
 from airflow_crm_provider.zoho.settings import MAX_MASS_UPDATE_IDS
@@ -356,7 +354,7 @@ class _IdsRunner:
 
     def _stop(self, err: Exception, chunk: list[str]) -> bool:
         """Stop the run on an error a task retry may overcome, saying truly whether Zoho applied the chunk."""
-        if _may_have_applied(err):
+        if may_have_applied(err):
             code, message = UNCONFIRMED, f"sent, but no reply came ({err}): Zoho may have applied it"
             self.result.unconfirmed.append((self._round_no, chunk))
         else:
@@ -385,15 +383,6 @@ class _IdsRunner:
             self.result.merge(chunk, entries)
             self._ledger.put(round_no, chunk, entries)
         self.result.unconfirmed.clear()
-
-
-def _may_have_applied(err: Exception) -> bool:
-    """Tell whether a call that ended in ``err`` may have reached Zoho and been (partly) applied."""
-    if isinstance(err, ZohoConnectionError):
-        return err.maybe_delivered
-    if isinstance(err, ZohoServerError) or unreadable_reply(err):
-        return True  # Zoho failed while handling it, or answered what cannot be read: it may be written
-    return not isinstance(err, ZohoCRMError)  # Zoho refused it (429, a code), or an error of our own
 
 
 def _chunked(ids: list[str], size: int) -> list[list[str]]:
