@@ -252,10 +252,14 @@ class _IdsRunner:
         if claimed and self._read_back is not None:
             try:
                 holds = self._read_back(claimed)
-            except Exception as err:  # nothing is claimed and nothing sent: a retry confirms
+            except Exception as err:  # what earlier tries recorded stands unconfirmed; nothing more is sent
                 log.warning("Reading back %d record(s) an earlier try updated failed: %s", len(claimed), err)
-                self.result.stop_error = self.result.stop_error or err
-                return chunk
+                self.result.merge(list(kept), list(kept.values()))
+                if isinstance(err, CREDIT_ERRORS):
+                    self.result.request_error = self.result.request_error or err
+                else:
+                    self.result.stop_error = self.result.stop_error or err
+                return [i for i in chunk if i not in kept]
             for record_id in claimed:
                 if not holds.get(record_id, False):
                     del kept[record_id]
