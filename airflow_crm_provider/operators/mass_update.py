@@ -233,8 +233,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
+            # an object, not the bare id: Airflow's XCom view reads a bare digit string as a number
             if self.do_xcom_push:
-                context["ti"].xcom_push(key="job_id", value=job_id)
+                context["ti"].xcom_push(key="job_id", value={"job_id": job_id})
 
         def defer(trigger: ZohoCRMMassUpdateJobTrigger, timeout: timedelta | None) -> None:
             self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,3 +157,40 @@ def test_a_start_that_times_out_leaves_no_process(monkeypatch: pytest.MonkeyPatc
         start_emulator(log_path=tmp_path / "log", startup_timeout=0)
     (process,) = started
     assert process.returncode is not None  # killed and reaped, not left as a zombie
+
+
+def test_run_by_hand_it_prints_a_connection_airflow_can_use(tmp_path: Path) -> None:
+    """The line the emulator prints, pasted into a shell, gives a zoho_crm_default that connects."""
+    command = [sys.executable, "-m", "airflow_crm_provider.testing.emulator", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        guard = threading.Timer(60, process.kill)  # an emulator that prints less must not hang the test
+        guard.start()
+        try:
+            lines = [process.stdout.readline() for _ in range(3)]
+            (export,) = [line for line in lines if line.startswith("export AIRFLOW_CONN_ZOHO_CRM_DEFAULT=")]
+            probe = (
+                "from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook; "
+                "print(ZohoCRMHook().test_connection())"
+            )
+            result = subprocess.run(
+                ["bash", "-c", f'{export}\n"{sys.executable}" -c "{probe}"'],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "TMPDIR": str(tmp_path)},
+            )
+        finally:
+            guard.cancel()
+            process.terminate()
+    assert result.returncode == 0, result.stderr
+    assert "(True, 'Connected to Zoho CRM v8 at http://127.0.0.1:" in result.stdout
+    assert "Patricia Boyle" in result.stdout
+
+
+def test_the_command_lines_help_suggests_no_port_of_airflows() -> None:
+    command = [sys.executable, "-m", "airflow_crm_provider.testing.emulator", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    import airflow_crm_provider.testing.emulator as package
+
+    assert "8080" not in shown + (package.__doc__ or "")
+    assert "8765" in shown
