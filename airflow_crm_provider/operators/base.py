@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.operators.links import LINK_TARGET_KEY, ZohoCRMLink, save_link_target
 from airflow_crm_provider.runs.collector import collection_paused
 from airflow_crm_provider.runs.credit_floor import check_floor
 from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
@@ -72,6 +72,8 @@ class ZohoCRMBaseOperator(BaseOperator):
     operator_extra_links = (ZohoCRMLink(),)
     #: What the run is, in messages ("mass update", "revert").
     _what = "mass update"
+    #: Whether this try saved the extra link's target (else :meth:`_conclude` saves an empty one).
+    _link_saved = False
 
     def __init__(
         self,
@@ -158,6 +160,7 @@ class ZohoCRMBaseOperator(BaseOperator):
             self._conclude(context, self._refusal(reason, ids, retryable=None if final else err))
             raise  # not reached: a refusal always ends the task
         save_link_target(context["ti"], hook, module, ids, cvid)
+        self._link_saved = True
         return hook
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
@@ -233,11 +236,13 @@ class ZohoCRMBaseOperator(BaseOperator):
         summary["reason"] = str(retryable) if retryable is not None else decision.reason
         if retryable is None and outcome != "success":
             # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
-            log.warning("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
+            log.info("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
         log.info("%s", format_report(summary, records))
-        if self.do_xcom_push:
-            ti = context["ti"]
-            with collection_paused():  # Airflow serializes each record into new dicts: no full collections
+        ti = context["ti"]
+        with collection_paused():  # Airflow serializes each record into new dicts: no full collections
+            if not self._link_saved:  # an empty target: the link (and lineage) read it without a "not found"
+                ti.xcom_push(key=LINK_TARGET_KEY, value=None)
+            if self.do_xcom_push:
                 if result.snapshot is not None:
                     ti.xcom_push(key="snapshot", value=result.snapshot)
                 ti.xcom_push(key="records", value=list(records))

@@ -253,6 +253,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         :param context: the task context.
         :param event: ``{"status", "job_id", "job", "message", ...}`` from the trigger.
         """
+        self._link_saved = True  # before the deferral
         try:
             view = self._view_target()
             inputs = self._inputs()

@@ -35,8 +35,6 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
             "refresh_token": REFRESH_TOKEN,
             "accounts_url": zoho_emulator.url,
             "api_url": zoho_emulator.url,
-            "api_version": "v8",
-            "cache": "file",
             "cache_dir": str(tmp_path / "tokens"),
         },
     }
@@ -46,12 +44,9 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
 
 
 def test_connection_variants(zoho_emulator: RunningEmulator) -> None:
-    extra = json.loads(zoho_emulator.connection_json(auth_scheme="Bearer", api_version=None, cache=None))[
-        "extra"
-    ]
+    extra = json.loads(zoho_emulator.connection_json(auth_scheme="Bearer", api_url=None))["extra"]
     assert extra["auth_scheme"] == "Bearer"
-    assert "api_version" not in extra
-    assert "cache" not in extra
+    assert "api_url" not in extra
 
 
 def test_the_plugin_imports_nothing_heavy() -> None:
