@@ -126,7 +126,8 @@ def start_emulator(
     """
     Start ``python -m airflow_crm_provider.testing.emulator`` in a new process and wait until it answers.
 
-    The emulator exits by itself when this process ends, even if it is killed without cleanup.
+    The emulator exits by itself when this process ends, even if it is killed without cleanup. It runs
+    in a session of its own, so a Ctrl-C to the caller's process group reaches the caller only.
 
     :param config: emulator settings that differ from the defaults.
     :param host: interface to listen on.
@@ -146,7 +147,9 @@ def start_emulator(
         command += ["--config", json.dumps(config)]
     deadline = time.monotonic() + startup_timeout
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        # its own session: a Ctrl-C meant for the caller's process group does not stop it under the
+        # caller's feet (the caller stops it, or it exits with the caller)
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     url = _read_banner(log_path, process, deadline)
     client = EmulatorClient(url)
     while not client.health():

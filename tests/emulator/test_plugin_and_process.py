@@ -189,3 +189,11 @@ def test_the_command_lines_help_suggests_no_port_of_airflows() -> None:
 
     assert "8080" not in shown + (package.__doc__ or "")
     assert "8765" in shown
+
+
+def test_a_ctrl_c_to_the_callers_group_does_not_reach_the_emulator(tmp_path: Path) -> None:
+    """The caller decides when its emulator stops: a terminal's SIGINT to the group spares the emulator."""
+    with start_emulator(log_path=tmp_path / "log") as emulator:
+        assert emulator.process is not None
+        assert os.getpgid(emulator.process.pid) != os.getpgid(0)
+        assert emulator.client.health()
