@@ -217,9 +217,13 @@ def test_the_job_id_reads_and_copies_exactly(page, airflow_ui, shot) -> None:
     assert len(job_id) == 18
     page.goto(f"{RUNS[JOB_DAG]}/tasks/update_view/xcom")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("row").filter(has_text="job_id").first.get_by_role(
+        "button", name="Copy to clipboard"
+    ).wait_for()
+    page.get_by_role("button", name="Expand all extra JSON").click()
     for key in ("job_id", "return_value"):
         row = page.get_by_role("row").filter(has_text=key).first
-        row.get_by_role("button", name="Copy to clipboard").wait_for()
+        row.get_by_text(job_id).first.wait_for()
         assert re.search(rf'"job_id"\s*:\s*"{job_id}"', row.inner_text().replace("\xa0", " ")), key
         row.get_by_role("button", name="Copy to clipboard").click()
         assert json.loads(page.evaluate("navigator.clipboard.readText()"))["job_id"] == job_id
