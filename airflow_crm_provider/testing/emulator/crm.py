@@ -152,6 +152,12 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
             return None
         state.config.lose_replies += 1
     response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
+    broken = faults.pick_broken_reply(state)
+    if broken is not None:
+        if await faults.break_reply(request, response, broken):
+            state.counters.broken_replies += 1
+            return None
+        setattr(state.config, broken, getattr(state.config, broken) + 1)
     return response
 
 

@@ -1,9 +1,11 @@
-"""Fault injection for ``/crm/`` requests: latency, 429s, 500s and dropped connections."""
+"""Fault injection for ``/crm/`` requests: latency, 429s, 500s, dropped connections and broken replies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.testing.emulator.responses import bare_error
@@ -21,6 +23,13 @@ TRANSPORT_KEY = "zoho_emulator.transport"
 
 CREDITS_MESSAGE = "API request limit exceeded for the past 24 hours"
 CONCURRENCY_MESSAGE = "Concurrency limit of the user for the app exceeded"
+
+#: Settings that break the reply of a request carried out: stalled, short, garbled compression.
+BROKEN_REPLIES = ("stall_replies", "short_replies", "garble_replies")
+#: Longest a stalled reply keeps its connection open, waiting for the client to give up.
+MAX_STALL = 300.0
+#: What a garbled "gzip" body carries: not gzip (no magic number), so decoding it fails.
+GARBLED_GZIP = b"\x00garbled: this is not a gzip stream\xff" * 4
 
 
 def pick(state: EmulatorState) -> str | None:
@@ -87,3 +96,46 @@ async def delay(state: EmulatorState) -> None:
     seconds = config.latency + (state.rng.uniform(0, config.latency_jitter) if config.latency_jitter else 0)
     if seconds > 0:
         await asyncio.sleep(seconds)
+
+
+def pick_broken_reply(state: EmulatorState) -> str | None:
+    """Return the setting (of :data:`BROKEN_REPLIES`) that breaks this reply, consuming one unit, or None."""
+    config = state.config
+    for name in BROKEN_REPLIES:
+        if getattr(config, name):
+            setattr(config, name, getattr(config, name) - 1)
+            return name
+    return None
+
+
+async def break_reply(request: Request, response: Response, how: str) -> bool:
+    """
+    Write ``response`` to the wire broken as ``how`` says (see :data:`BROKEN_REPLIES`), then close.
+
+    :return: False when the server is not the emulator's own (no transport to write to).
+    """
+    transport = request.scope.get("extensions", {}).get(TRANSPORT_KEY)
+    if transport is None:
+        log.warning("Cannot break a reply: run the emulator with its own server (python -m ...)")
+        return False
+    body = bytes(response.body)
+    skip = {b"content-length", b"content-encoding", b"connection"}
+    headers = [(k, v) for k, v in response.raw_headers if k.lower() not in skip]
+    if how == "garble_replies":
+        payload, length = GARBLED_GZIP, len(GARBLED_GZIP)
+        headers.append((b"content-encoding", b"gzip"))
+    else:  # stalled or short: half the body under the full length
+        payload, length = body[: len(body) // 2], len(body)
+    headers += [(b"content-length", str(length).encode()), (b"connection", b"close")]
+    status = response.status_code
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()
+    head += b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
+    transport.write(head + payload)
+    if how == "stall_replies":
+        deadline = time.monotonic() + MAX_STALL
+        while not transport.is_closing() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # until the client gives up and closes
+    transport.close()
+    for _ in range(3):  # let the server see the disconnect before the app returns
+        await asyncio.sleep(0)
+    return True
