@@ -7,7 +7,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_crm_provider.zoho.auth.cache import open_token_cache
+from airflow_crm_provider.zoho.auth.cache import (
+    MemoryTokenCache,
+    TokenCacheError,
+    TokenCacheUnavailable,
+    open_token_cache,
+)
 from airflow_crm_provider.zoho.auth.token import AccessToken, parse_token_reply, static_token
 from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoCRMError, ZohoTokenThrottledError
 from airflow_crm_provider.zoho.http import Retries, Send, backoff, retrying, run_sync
@@ -68,6 +73,11 @@ class RefreshTokenSource:
     a permanent error: the refresh token mints tokens this API does not take (scopes, org, data
     centre, scheme), and minting more would only spend the 10 mints per 10 minutes.
 
+    A cache that is down or full never stops a working token: the source warns once and goes on
+    with the token it holds (Zoho tells whether it still works), else a token another hook of this
+    process keeps in memory, else one it mints without the shared lock; a token the cache cannot
+    store is kept in this process's memory.
+
     :param settings: the connection.
     :param session: the hook's ``requests`` session.
     :param retries: retries of transient accounts-server failures.
@@ -93,6 +103,8 @@ class RefreshTokenSource:
         self._on_token = on_token
         self._max_token_wait = max_token_wait
         self._cache = cache or open_token_cache(settings, lock_timeout=max_token_wait + 300)
+        self._memory = MemoryTokenCache(settings.cache_key())
+        self._cache_warned = False
         self._sleep = sleep
         self._current: AccessToken | None = None
         self._lock = threading.Lock()
@@ -112,17 +124,53 @@ class RefreshTokenSource:
                     raise self._never_works(cause)
             token = self._current
             if token is None or not token.usable(rejected):
-                token = self._cache.load()
-                if token is None or not token.usable(rejected):
-                    with self._cache.lock():
-                        token = self._cache.load()
-                        if token is None or not token.usable(rejected):
-                            token = self._mint()
-                            self._cache.store(token)
-                            self._untried.add(token.value)
+                token = self._shared(rejected)
                 self._on_token(token.value)
                 self._current = token
             return token
+
+    def _shared(self, rejected: str | None) -> AccessToken:
+        """Return the cached token, else mint one under the cache's lock; without the cache if it is down."""
+        try:
+            token = self._cache.load()
+            if token is None or not token.usable(rejected):
+                token = self._memory.load()  # one this process minted when the cache could not store it
+            if token is None or not token.usable(rejected):
+                with self._cache.lock():
+                    token = self._cache.load()
+                    if token is None or not token.usable(rejected):
+                        token = self._minted()
+            return token
+        except TokenCacheUnavailable as exc:
+            self._cache_failed(exc)
+        held, kept = self._current, self._memory.load()
+        if held is not None and held.value != rejected:
+            return held  # past our refresh margin, perhaps, but Zoho decides whether it still works
+        if kept is not None and kept.usable(rejected):
+            return kept
+        with self._memory.lock():  # single flight in this process at least
+            kept = self._memory.load()
+            return kept if kept is not None and kept.usable(rejected) else self._minted()
+
+    def _minted(self) -> AccessToken:
+        """Mint a token and store it; a cache that cannot store it leaves it in this process's memory."""
+        token = self._mint()
+        self._untried.add(token.value)
+        try:
+            self._cache.store(token)
+        except TokenCacheError as exc:
+            self._cache_failed(exc)
+            self._memory.store(token)
+        return token
+
+    def _cache_failed(self, exc: TokenCacheError) -> None:
+        if not self._cache_warned:
+            self._cache_warned = True
+            log.warning(
+                "Token cache failed (%s): going on with this process's access token, kept in memory; "
+                "other processes cannot share it until the cache works again",
+                exc.message,
+            )
 
     def accepted(self, value: str) -> None:
         """Note that a call made with ``value`` was answered: a later refusal means it went stale."""
