@@ -338,15 +338,27 @@ class _IdsRunner:
         Settle unconfirmed chunks by reading their records back: each id is applied or not applied.
 
         A chunk whose every record holds the new values is kept in the ledger, so no try sends it again.
+        The first read-back that fails ends the reading: Zoho is not answering, so the rest keep
+        ``UNCONFIRMED`` at once instead of each waiting out the hook's retries.
 
         :param read_back: ids -> whether each record holds the values the mass update set.
         """
-        for round_no, chunk in self.result.unconfirmed:
+        unconfirmed = self.result.unconfirmed
+        total = sum(len(chunk) for _, chunk in unconfirmed)
+        log.info("Reading back %d record(s) of %d call(s) whose reply was lost", total, len(unconfirmed))
+        done = 0
+        for round_no, chunk in unconfirmed:
             try:
                 holds = read_back(chunk)
             except Exception as err:  # the records keep UNCONFIRMED: nothing is claimed
-                log.warning("Reading back %d record(s) whose reply was lost failed: %s", len(chunk), err)
-                continue
+                log.warning(
+                    "Reading back failed (%s); %d record(s) stay UNCONFIRMED: Zoho may have applied them",
+                    err,
+                    total - done,
+                )
+                break
+            done += len(chunk)
+            log.info("Read back %d of %d record(s)", done, total)
             entries = [_read_back_entry(i, holds.get(i, False)) for i in chunk]
             self.result.merge(chunk, entries)
             if all(holds.get(i, False) for i in chunk):

@@ -159,18 +159,26 @@ class Reply:
             return None
 
 
+#: The longest backoff between two attempts, as a share of the request's time budget.
+BACKOFF_SHARE = 1 / 8
+
+
 @dataclass(frozen=True)
 class Retries:
     """
     How often and how long a request is retried: :func:`backoff`, ``Retry-After``, bounded in time.
+
+    The budget is time: by default a request rides out an outage of a minute or more (connections
+    refused, 5xx, or several read timeouts of :data:`~.settings.DEFAULT_READ_TIMEOUT`), and no
+    backoff exceeds :data:`BACKOFF_SHARE` of the budget, so Zoho's return is noticed soon.
 
     :param max_attempts: attempts per request, the first included.
     :param max_wait: seconds a request may take in total, waits included.
     :param backoff_base: first backoff in seconds; doubles per attempt (each delay is jittered).
     """
 
-    max_attempts: int = 5
-    max_wait: float = 60.0
+    max_attempts: int = 12
+    max_wait: float = 120.0
     backoff_base: float = 1.0
 
     def __post_init__(self) -> None:
@@ -187,7 +195,7 @@ class Retries:
         """
         if attempts >= self.max_attempts:
             return None
-        delay = backoff(self.backoff_base, attempts)
+        delay = backoff(self.backoff_base, attempts, cap=self.max_wait * BACKOFF_SHARE)
         if retry_after is not None:
             delay = max(delay, retry_after)
         return None if elapsed + delay > self.max_wait else delay
@@ -260,6 +268,7 @@ def send_sync(
     :param timeout: ``(connect, read)`` seconds.
     """
     import requests
+    import urllib3
 
     deadline = time.monotonic() + sum(timeout)
     try:
@@ -283,7 +292,8 @@ def send_sync(
                     return _cut_off(step, len(body), timeout)
         headers = {k.lower(): v for k, v in response.headers.items()}
         return Reply(response.status_code, headers, body.decode(response.encoding or "utf-8", "replace"))
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        # urllib3's own errors come from reading the body (stalled, short, garbled compression)
         never_connected = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and "Failed to establish a new connection" in str(exc)
         )
@@ -323,9 +333,11 @@ async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> 
             timeout=client_timeout,
             allow_redirects=False,
         ) as response:
-            body = await response.content.read(MAX_REPLY_BYTES + 1)
-            if len(body) > MAX_REPLY_BYTES:
-                return _cut_off(step, len(body), timeout)
+            body = bytearray()
+            while piece := await response.content.read(_READ_SIZE):  # read(n) gives what has arrived
+                body += piece
+                if len(body) > MAX_REPLY_BYTES:
+                    return _cut_off(step, len(body), timeout)
             text = body.decode(response.charset or "utf-8", "replace")
             return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, text)
     except asyncio.TimeoutError:
