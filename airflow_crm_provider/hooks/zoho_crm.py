@@ -12,7 +12,7 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_crm_provider.hooks import _form
 from airflow_crm_provider.zoho import api
-from airflow_crm_provider.zoho.auth import TokenCacheError, token_source
+from airflow_crm_provider.zoho.auth import TokenCacheError, open_token_cache, token_source
 from airflow_crm_provider.zoho.credits import CreditMeter
 from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 
 #: Connection extras that configure the session as they do for ``HttpHook`` users (never headers).
 _TRANSPORT_EXTRAS = ("proxies", "verify", "cert", "trust_env")
+#: The scope ``GET org`` needs, and the one the connection test's ``users`` call needs.
+ORG_SCOPE = "ZohoCRM.org.READ"
+USERS_SCOPE = "ZohoCRM.users.READ"
+#: Token identities (:meth:`ZohoConnectionSettings.cache_key`) whose ``GET org`` Zoho refused for its
+#: scope, with the error: this process does not pay a credit to be refused again.
+_ORG_REFUSED: dict[str, ZohoAuthError] = {}
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -65,8 +71,10 @@ class ZohoCRMHook(HttpHook):
 
     :param zoho_conn_id: a ``zoho_crm`` connection.
     :param max_attempts: attempts per request, the first included.
-    :param max_retry_wait: seconds one request may take in total, retries and waits included.
-    :param backoff_base: first backoff in seconds (doubles per attempt, jittered).
+    :param max_retry_wait: seconds one request may take in total, retries and waits included (the
+        default rides out an outage of a minute or more).
+    :param backoff_base: first backoff in seconds (doubles per attempt up to an eighth of
+        ``max_retry_wait``, jittered).
     :param max_token_wait: seconds to wait out Zoho's mint throttle before failing.
     :param method: ``HttpHook``'s method for :meth:`run` callers.
     :param kwargs: the other ``HttpHook`` arguments (``tcp_keep_alive*``, ``adapter``, ``auth_type``).
@@ -83,8 +91,8 @@ class ZohoCRMHook(HttpHook):
         self,
         zoho_conn_id: str = default_conn_name,
         *,
-        max_attempts: int = 5,
-        max_retry_wait: float = 60.0,
+        max_attempts: int = 12,
+        max_retry_wait: float = 120.0,
         backoff_base: float = 1.0,
         max_token_wait: float = 600.0,
         method: str = "POST",
@@ -101,6 +109,8 @@ class ZohoCRMHook(HttpHook):
         self._init_lock = threading.Lock()
         #: the org's API credits as Zoho's replies to this hook tell them, and its calls by kind
         self.credits = CreditMeter()
+        #: mass update requests this hook began to send (they may have reached Zoho)
+        self.writes_sent = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(zoho_conn_id={self.zoho_conn_id!r})"
@@ -195,6 +205,15 @@ class ZohoCRMHook(HttpHook):
                     )
         return self._token_source
 
+    def check_credentials(self) -> None:
+        """
+        Get a usable access token now (cached, or minted), so bad credentials fail before any CRM call.
+
+        :raises ZohoAuthError: the accounts server refused the client or the refresh token (final).
+        :raises ZohoTransientError: it could not be reached, or throttles minting (may pass).
+        """
+        self._tokens().get()
+
     def _run(self, plan: Plan[Any]) -> Any:
         return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
 
@@ -225,6 +244,7 @@ class ZohoCRMHook(HttpHook):
         if len(ids) > MAX_MASS_UPDATE_IDS:
             raise ValueError(f"mass_update takes at most {MAX_MASS_UPDATE_IDS} ids per call, got {len(ids)}")
         body = {"data": [dict(data)], "ids": [str(i) for i in ids], "over_write": bool(over_write)}
+        self.writes_sent += 1
         return self._call(
             "POST", f"{module_name(module)}/actions/mass_update", api.parse_mass_update, json=body
         )
@@ -253,6 +273,7 @@ class ZohoCRMHook(HttpHook):
         body: dict[str, Any] = {"data": [dict(data)], "cvid": str(cvid), "over_write": bool(over_write)}
         if territory_id:
             body["territory"] = {"id": str(territory_id), "include_child": bool(include_child)}
+        self.writes_sent += 1
         return self._call(
             "POST",
             f"{module_name(module)}/actions/mass_update",
@@ -341,9 +362,26 @@ class ZohoCRMHook(HttpHook):
         Return the org's details (``GET /crm/<version>/org``): one cheap call, e.g. to learn the credits.
 
         Zoho's reply carries ``X-API-CREDITS-REMAINING`` once half the credits are used: read
-        :attr:`credits` afterwards.
+        :attr:`credits` afterwards. A token without ``ZohoCRM.org.READ`` is refused once per process
+        and connection; later calls raise the same error without asking (and paying) again.
+
+        :raises ZohoAuthError: code ``OAUTH_SCOPE_MISMATCH``, naming the missing scope.
         """
-        org: dict[str, Any] = self._call("GET", "org", api.parse_org)
+        key = self.settings.cache_key()
+        if key in _ORG_REFUSED:
+            raise _ORG_REFUSED[key]
+        try:
+            org: dict[str, Any] = self._call("GET", "org", api.parse_org)
+        except ZohoAuthError as exc:
+            if exc.code != "OAUTH_SCOPE_MISMATCH":
+                raise
+            _ORG_REFUSED[key] = ZohoAuthError(
+                f"GET org needs the {ORG_SCOPE} scope, which this connection's refresh token lacks: "
+                f"generate one with it to learn the org's API credits before the first write",
+                code=exc.code,
+                http_status=exc.http_status,
+            )
+            raise _ORG_REFUSED[key] from None
         return org
 
     def test_connection(self) -> tuple[bool, str]:
@@ -351,6 +389,8 @@ class ZohoCRMHook(HttpHook):
         probe = type(self)(self.zoho_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
         try:
             settings = probe.settings
+            if not settings.static_token:  # a run goes on without a broken cache; the test says so
+                open_token_cache(settings, lock_timeout=0).load()
             user = probe._call("GET", "users", api.parse_current_user, params={"type": "CurrentUser"})
             return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
         except ZohoConnectionConfigError as exc:
@@ -362,6 +402,11 @@ class ZohoCRMHook(HttpHook):
         except ZohoTokenThrottledError as exc:
             return False, f"Zoho refuses to mint more access tokens for now: {exc}"
         except ZohoAuthError as exc:
+            if exc.code == "OAUTH_SCOPE_MISMATCH":
+                return False, (
+                    f"The token lacks the {USERS_SCOPE} scope this test needs ({exc}); the README lists "
+                    f"every scope the operators use, {ORG_SCOPE} among them (min_credits_remaining)"
+                )
             return False, f"Authentication failed: {exc}"
         except ZohoTransientError as exc:
             return False, f"Zoho failed or is busy, try again later: {exc}"
