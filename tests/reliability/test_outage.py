@@ -38,6 +38,7 @@ class Gate:
         self._live: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
         self.up()
 
     @property
@@ -49,14 +50,16 @@ class Gate:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(64)
+        listener.settimeout(0.05)  # a blocked accept() would keep the port open after close()
         self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        self._acceptor.start()
 
     def down(self) -> None:
         """Refuse new connections and cut the open ones."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
+        self._listener = None
+        if self._acceptor is not None:
+            self._acceptor.join(5)  # it closes the listener on its way out
         with self._lock:
             live, self._live = self._live, []
         for sock in live:
@@ -65,20 +68,25 @@ class Gate:
             sock.close()
 
     def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._live += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        with listener:
+            while self._listener is listener:
+                try:
+                    client, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                client.settimeout(None)
+                self._connect(client)
+
+    def _connect(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            self._live += [client, server]
+        for a, b in ((client, server), (server, client)):
+            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:
