@@ -18,7 +18,7 @@ import requests
 
 from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.testing.emulator import CLIENT_SECRET, REFRESH_TOKEN
-from airflow_crm_provider.zoho.auth import cache as cache_module
+from airflow_crm_provider.zoho.auth import source as source_module
 from airflow_crm_provider.zoho.auth import token as token_module
 from tests.reliability.helpers import run_operator
 
@@ -31,7 +31,7 @@ WARNING = "Token cache failed"
 def _forget_tokens_kept_in_memory():
     """Tokens kept in this process's memory outlive the test's emulator state: forget them after it."""
     yield
-    cache_module._MEMORY.clear()
+    source_module._KEPT.clear()
 
 
 def _cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

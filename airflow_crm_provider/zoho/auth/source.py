@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from airflow_crm_provider.zoho.auth.cache import (
-    MemoryTokenCache,
     TokenCacheError,
     TokenCacheUnavailable,
     open_token_cache,
@@ -26,6 +25,10 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 log = logging.getLogger(__name__)
+
+#: Tokens minted in this process that the shared cache could not store, by token identity.
+_KEPT: dict[str, AccessToken] = {}
+_KEPT_LOCK = threading.Lock()
 
 
 class TokenSource(Protocol):
@@ -103,7 +106,7 @@ class RefreshTokenSource:
         self._on_token = on_token
         self._max_token_wait = max_token_wait
         self._cache = cache or open_token_cache(settings, lock_timeout=max_token_wait + 300)
-        self._memory = MemoryTokenCache(settings.cache_key())
+        self._key = settings.cache_key()
         self._cache_warned = False
         self._sleep = sleep
         self._current: AccessToken | None = None
@@ -131,10 +134,13 @@ class RefreshTokenSource:
 
     def _shared(self, rejected: str | None) -> AccessToken:
         """Return the cached token, else mint one under the cache's lock; without the cache if it is down."""
+        kept = _KEPT.get(self._key)
+        if kept is not None and kept.value == rejected:
+            _KEPT.pop(self._key, None)
         try:
             token = self._cache.load()
-            if token is None or not token.usable(rejected):
-                token = self._memory.load()  # one this process minted when the cache could not store it
+            if token is None:
+                token = _KEPT.get(self._key)  # minted here when the cache could not store it
             if token is None or not token.usable(rejected):
                 with self._cache.lock():
                     token = self._cache.load()
@@ -143,13 +149,11 @@ class RefreshTokenSource:
             return token
         except TokenCacheUnavailable as exc:
             self._cache_failed(exc)
-        held, kept = self._current, self._memory.load()
+        held = self._current
         if held is not None and held.value != rejected:
             return held  # past our refresh margin, perhaps, but Zoho decides whether it still works
-        if kept is not None and kept.usable(rejected):
-            return kept
-        with self._memory.lock():  # single flight in this process at least
-            kept = self._memory.load()
+        with _KEPT_LOCK:  # single flight in this process at least
+            kept = _KEPT.get(self._key)
             return kept if kept is not None and kept.usable(rejected) else self._minted()
 
     def _minted(self) -> AccessToken:
@@ -160,7 +164,7 @@ class RefreshTokenSource:
             self._cache.store(token)
         except TokenCacheError as exc:
             self._cache_failed(exc)
-            self._memory.store(token)
+            _KEPT[self._key] = token
         return token
 
     def _cache_failed(self, exc: TokenCacheError) -> None:
