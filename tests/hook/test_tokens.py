@@ -84,7 +84,7 @@ _CHILD = textwrap.dedent(
     import requests
     import airflow_crm_provider.zoho.auth.source as source
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
-    from airflow_crm_provider.zoho.http import Retries
+    from airflow_crm_provider.zoho.retries import Retries
 
     source._mask = lambda secret: None
     conn = json.loads(sys.argv[1])
