@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.runs import credit_floor
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.inputs import InputError, check_module
 from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.runs.outcomes import RunResult
@@ -81,7 +82,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             kwargs["map_indexes"] = self.source_map_index
         return context["ti"].xcom_pull(**kwargs)
 
-    def execute(self, context: Context) -> Summary:
+    def _execute(self, context: Context) -> Summary:
         """Read the source's snapshot and the records, restore the prior values, push the XComs."""
         try:
             source = RevertSource.from_xcoms(
@@ -120,6 +121,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             return hook.mass_update(module, values, ids=chunk, over_write=True)
 
         send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
+        reads = reads_within(hook, self.min_credits_remaining)
 
         runs = run_revert(
             plan,
@@ -127,7 +129,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             inputs.sending,
             lambda values: ChunkLedger(state, fingerprint("revert", module, values, True)),
             inputs.overrides,
-            read_back_for=lambda values: read_back(hook, module=module, data=values, over_write=True),
+            read_back_for=lambda values: read_back(reads, module=module, data=values, over_write=True),
         )
         result = revert_result(source, plan, runs, inputs.thresholds, inputs.overrides)
         return self._conclude(context, result, state)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.runs.credit_floor import guarded
 from airflow_crm_provider.runs.policy import InputError
+from airflow_crm_provider.zoho.calls import FIELDS_SCOPE
 from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoCRMError, ZohoRequestError, is_final
-from airflow_crm_provider.zoho.metadata import FIELDS_SCOPE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

@@ -12,12 +12,6 @@ from typing import Any
 
 from airflow_crm_provider.zoho.errors import ZohoRequestError
 
-#: The OAuth scope a read of a module's field metadata needs (``ZohoCRM.settings.fields.ALL`` and
-#: ``ZohoCRM.settings.ALL`` cover it too).
-FIELDS_SCOPE = "ZohoCRM.settings.fields.READ"
-#: The OAuth scope a read of the org's module list needs.
-MODULES_SCOPE = "ZohoCRM.settings.modules.READ"
-
 
 @dataclass(frozen=True, slots=True)
 class FieldMeta:

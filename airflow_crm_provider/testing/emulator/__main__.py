@@ -2,16 +2,40 @@
 Command line of the emulator.
 
 ``python -m airflow_crm_provider.testing.emulator --host 127.0.0.1 --port N [--config JSON]
-[--tls DIR --tls-host NAME ...]``
+[--tls DIR --tls-host NAME ...] [--state-file PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
+from airflow_crm_provider.testing.emulator import BANNER
 from airflow_crm_provider.testing.emulator.config import EmulatorConfig
+from airflow_crm_provider.testing.emulator.persistence import STATE_FILE_VARIABLE, StateFileError
+
+
+def connection_line(url: str) -> str:
+    """
+    Return a shell line that points Airflow's ``zoho_crm_default`` at the emulator at ``url``.
+
+    :param url: the emulator's base URL (token endpoint and CRM API alike).
+    """
+    from airflow_crm_provider.testing.client import EmulatorClient
+    from airflow_crm_provider.testing.process import RunningEmulator
+
+    handle = RunningEmulator(url=url, client=EmulatorClient(url))
+    handle.client.close()
+    return f"export AIRFLOW_CONN_ZOHO_CRM_DEFAULT='{handle.connection_json()}'"
+
+
+def _announce(line: str) -> None:
+    """Print the banner, then the connection for Airflow (the emulator's public test credentials)."""
+    print(line, flush=True)
+    url = line.removeprefix(BANNER)
+    print(f"Point Airflow at it (the emulator's test credentials):\n{connection_line(url)}", flush=True)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -31,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         description="Run the Zoho CRM emulator (OAuth token endpoint, CRM API, admin API).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port, e.g. 8765; 0 picks a free one (default)"
+    )
     parser.add_argument(
         "--config",
         type=_json_object,
@@ -52,6 +78,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="host name the certificate covers (repeat it; default localhost and 127.0.0.1)",
     )
+    parser.add_argument(
+        "--state-file",
+        metavar="PATH",
+        default=os.environ.get(STATE_FILE_VARIABLE) or None,
+        help=f"keep the org in PATH across restarts: loaded at start, saved on every change "
+        f"(default: ${STATE_FILE_VARIABLE}; none: the org lives in memory only)",
+    )
     args = parser.parse_args(argv)
     if args.tls_host and not args.tls:
         parser.error("--tls-host needs --tls DIR")
@@ -66,7 +99,19 @@ def main(argv: list[str] | None = None) -> None:
         from airflow_crm_provider.testing.emulator.tls import ensure_certificates
 
         tls = ensure_certificates(args.tls, args.tls_host or ["localhost", "127.0.0.1"])
-    serve(args.host, args.port, args.config, parent_pid=args.parent_pid, tls=tls)
+    state_file = args.state_file
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.config,
+            announce=_announce,
+            parent_pid=args.parent_pid,
+            tls=tls,
+            state_file=state_file,
+        )
+    except StateFileError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 if __name__ == "__main__":
