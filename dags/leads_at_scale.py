@@ -40,7 +40,7 @@ with DAG(
 ) as job_mode_dag:
     LeadsMassUpdateOperator(
         task_id="update_view",
-        data={"Rating": "Hot"},
+        data={"Rating": "Active"},
         cvid=LEADS_VIEW,
         deferrable=True,  # waits in the triggerer, not on a worker slot
         poll_interval=5,

@@ -10,6 +10,7 @@ from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
     ZohoConnectionError,
     ZohoCRMError,
+    ZohoRequestError,
     ZohoTokenThrottledError,
     ZohoTransientError,
 )
@@ -21,14 +22,37 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
 
+def fields_scope_note(read_fields: Callable[[], object]) -> str:
+    """
+    Say whether the grant lets the preflight read field metadata (Zoho checks the scope first).
+
+    :param read_fields: reads one module's field metadata.
+    """
+    try:
+        read_fields()
+    except ZohoAuthError as exc:
+        if exc.code != "OAUTH_SCOPE_MISMATCH":
+            raise
+        return (
+            f"but the grant lacks {calls.FIELDS_SCOPE}, which the write operators' preflight needs: "
+            "add the scope to the grant, or set preflight=False on the operators"
+        )
+    except ZohoRequestError:
+        pass  # e.g. INVALID_MODULE: the scope was accepted
+    return f"the preflight can read field metadata ({calls.FIELDS_SCOPE})"
+
+
 def probe_connection(
-    settings_of: Callable[[], ZohoConnectionSettings], current_user: Callable[[], str]
+    settings_of: Callable[[], ZohoConnectionSettings],
+    current_user: Callable[[], str],
+    fields_note: Callable[[], str] | None = None,
 ) -> tuple[bool, str]:
     """
     Check the token cache, then ask who the connection acts as (``users?type=CurrentUser``).
 
     :param settings_of: resolves the connection (raises :class:`ZohoConnectionConfigError`).
     :param current_user: makes the call, without retries or waits for a mint.
+    :param fields_note: then says whether the preflight's scope is granted (:func:`fields_scope_note`).
     :return: ``(ok, reason)``, the reason saying what to fix.
     """
     try:
@@ -36,7 +60,8 @@ def probe_connection(
         if not settings.static_token:  # a run goes on without a broken cache; the test says so
             open_token_cache(settings, lock_timeout=0).load()
         user = current_user()
-        return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
+        connected = f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
+        return True, f"{connected}; {fields_note()}" if fields_note is not None else connected
     except ZohoConnectionConfigError as exc:
         return False, f"Connection settings: {exc}"
     except TokenCacheError as exc:

@@ -11,7 +11,7 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.hooks import _form
-from airflow_crm_provider.hooks._connection_test import probe_connection
+from airflow_crm_provider.hooks._connection_test import fields_scope_note, probe_connection
 from airflow_crm_provider.zoho import calls
 from airflow_crm_provider.zoho.auth import MAX_TOKEN_WAIT, token_source
 from airflow_crm_provider.zoho.credits import CreditMeter
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
     from airflow_crm_provider.zoho.http import Plan
+    from airflow_crm_provider.zoho.metadata import FieldMeta
 
 T = TypeVar("T")
 
@@ -333,6 +334,21 @@ class ZohoCRMHook(HttpHook):
             chunk = unique[start : start + MAX_GET_RECORD_IDS]
             yield chunk, self._call(calls.records_call(module, chunk, fields))
 
+    def get_fields(self, module: str) -> dict[str, FieldMeta]:
+        """
+        Return the module's field metadata (``GET settings/fields?module=``), keyed by field API name.
+
+        Needs the scope :data:`~airflow_crm_provider.zoho.calls.FIELDS_SCOPE`.
+
+        :param module: module API name.
+        :raises ZohoRequestError: ``INVALID_MODULE`` for a module the org does not have.
+        """
+        return self._call(calls.fields_call(module))
+
+    def get_modules(self) -> list[str]:
+        """Return the API names of the org's modules the API supports (``GET settings/modules``)."""
+        return self._call(calls.modules_call())
+
     def get_org(self) -> dict[str, Any]:
         """
         Return the org's details (``GET /crm/<version>/org``): one cheap call, e.g. to learn the credits.
@@ -360,9 +376,18 @@ class ZohoCRMHook(HttpHook):
             raise _ORG_REFUSED[key] from None
 
     def test_connection(self) -> tuple[bool, str]:
-        """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
+        """
+        Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``.
+
+        Then one read of the ``Leads`` field metadata tells whether the grant has
+        :data:`~airflow_crm_provider.zoho.calls.FIELDS_SCOPE`, which the operators' preflight needs.
+        """
         probe = type(self)(self.zoho_crm_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
-        return probe_connection(lambda: probe.settings, lambda: probe._call(calls.current_user_call()))
+        return probe_connection(
+            lambda: probe.settings,
+            lambda: probe._call(calls.current_user_call()),
+            lambda: fields_scope_note(lambda: probe._call(calls.fields_call("Leads"))),
+        )
 
     # -- connection form (Airflow 3.1; 3.2+ reads get_provider_info()) -----------------------------
 

@@ -32,7 +32,8 @@ from airflow_crm_provider.runs.outcomes import (
     format_report,
     summarize,
 )
-from airflow_crm_provider.runs.policy import check_policy
+from airflow_crm_provider.runs.policy import InputError, check_policy
+from airflow_crm_provider.runs.preflight import preflight, preflight_failure
 from airflow_crm_provider.runs.prior import read_failure, read_prior
 from airflow_crm_provider.version_compat import (
     AIRFLOW_V_3_3_PLUS,
@@ -40,15 +41,17 @@ from airflow_crm_provider.version_compat import (
     AirflowNotFoundException,
     AirflowSkipException,
 )
+from airflow_crm_provider.zoho.credits import MASS_UPDATE_KIND
 from airflow_crm_provider.zoho.errors import is_final
 from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
     from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
-    from airflow_crm_provider.runs.inputs import InputError
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.runs.outcomes import Mode, Summary
     from airflow_crm_provider.runs.policy import RunPolicy
@@ -79,6 +82,9 @@ class ZohoCRMBaseOperator(BaseOperator):
     :param min_credits_remaining: refuse to start, or to send another chunk, when Zoho says fewer of
         the org's API credits remain (None: no floor). Before the first write one cheap call
         (``GET org``) learns them; no ``X-API-CREDITS-REMAINING`` means more than half remain.
+    :param preflight: before the first write, read the module's field metadata once (one API credit)
+        and refuse unknown field names, fields the write cannot set and picklist values not in the
+        field's list. Needs the scope ``ZohoCRM.settings.fields.READ``; ``False`` skips the check.
     :param hook_params: extra ``ZohoCRMHook`` arguments (``max_attempts``, ``max_retry_wait``,
         ``backoff_base``, ``max_token_wait``), for the worker and, after a deferral, the trigger.
     """
@@ -105,6 +111,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         locked_retries: int = IdsSettings.locked_retries,
         locked_retry_delay: float = IdsSettings.locked_retry_delay,
         min_credits_remaining: int | None = None,
+        preflight: bool = True,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -120,6 +127,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         self.locked_retries = locked_retries
         self.locked_retry_delay = locked_retry_delay
         self.min_credits_remaining = min_credits_remaining
+        self.preflight = preflight
         self.hook_params = hook_params or {}
 
     @cached_property
@@ -247,6 +255,31 @@ class ZohoCRMBaseOperator(BaseOperator):
         except Exception as err:
             reason, retryable = read_failure(err)
             return self._refusal(reason, inputs.ids, retryable=retryable)
+
+    def _preflight(
+        self,
+        context: Context,
+        hook: ZohoCRMHook,
+        module: str,
+        values: Mapping[str, Iterable[Any]],
+        ids: list[str],
+    ) -> None:
+        """End the task before the first write if the field metadata refuses ``values`` (if ``preflight``)."""
+        if not self.preflight:
+            return
+        try:
+            preflight(
+                hook,
+                module,
+                values,
+                mass_update=self.action.kind == MASS_UPDATE_KIND,
+                floor=self.min_credits_remaining,
+            )
+        except InputError as err:
+            self._refuse_input(context, err)
+        except Exception as err:
+            reason, retryable = preflight_failure(err)
+            self._refuse(context, reason, ids, retryable=retryable)
 
     def _refuse_input(self, context: Context, err: InputError, *, after_deferral: bool = False) -> NoReturn:
         """End the task on an unusable argument, before (or, rendered again, after) any call."""

@@ -185,7 +185,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             result = RunResult(summarize(inputs.module, self._mode(), []), [], decision)
             return self._conclude(context, self._with_snapshot(result, {}, inputs.data))
         hook = self._connected_hook(context, inputs.module, inputs.ids)
+        values = {name: [value] for name, value in inputs.data.items()}
         if self.is_dry_run:
+            self._preflight(context, hook, inputs.module, values, inputs.ids)
             if self.snapshot:
                 self.log.warning("snapshot=True takes no snapshot in a dry run: nothing is written")
             result = run_dry_run(
@@ -193,6 +195,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             )
             return self._conclude(context, result)
         self._refuse_below_floor(context, hook, inputs.ids)
+        self._preflight(context, hook, inputs.module, values, inputs.ids)
         return self._run_ids(context, hook, inputs)
 
     def _job_settings(self, inputs: CheckedInputs, view: ViewTarget) -> JobSettings:
@@ -217,6 +220,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             self._refuse_input(context, err)
         hook = self._connected_hook(context, inputs.module, [], self.cvid)
         self._refuse_below_floor(context, hook, [], unsent="no job was scheduled")
+        self._preflight(
+            context, hook, inputs.module, {name: [value] for name, value in inputs.data.items()}, []
+        )
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:

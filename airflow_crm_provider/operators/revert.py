@@ -99,6 +99,8 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         module, ids = source.module, inputs.ids
         hook = self._connected_hook(context, module, ids)
         self._refuse_below_floor(context, hook, ids)
+        # the prior values were Zoho's own: only the fields are checked (a picklist may have changed since)
+        self._preflight(context, hook, module, dict.fromkeys(source.data, ()), ids)
         state = self._task_state(context, "a retry of this task reads and restores every record again")
         run_key = fingerprint("revert", module, source.data, source.over_write)
         current = self._read_first(hook, inputs, list(source.data), PriorLedger(state, run_key))

@@ -86,7 +86,7 @@ class Summary(TypedDict):
     job_id: str | None
     reason: str
     snapshot: SnapshotInfo | None
-    #: calls Zoho answered by kind (``read``, ``mass_update``, ``status``, ``other``), the hook's meter
+    #: calls Zoho answered by kind (``read``, ``mass_update``, ``status``, ``metadata``, ``other``)
     calls: dict[str, int]
     #: the API credits Zoho last said remain (None: not said, i.e. more than half remain, or no call)
     credits_remaining: int | None

@@ -24,9 +24,16 @@ from airflow_crm_provider.zoho.api import (
     parse_org,
     parse_records,
 )
-from airflow_crm_provider.zoho.credits import MASS_UPDATE_KIND, OTHER_KIND, READ_KIND, STATUS_KIND
+from airflow_crm_provider.zoho.credits import (
+    MASS_UPDATE_KIND,
+    METADATA_KIND,
+    OTHER_KIND,
+    READ_KIND,
+    STATUS_KIND,
+)
 from airflow_crm_provider.zoho.errors import TokenRejected, ZohoAuthError, ZohoCRMError, ZohoTransientError
 from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted
+from airflow_crm_provider.zoho.metadata import parse_fields, parse_modules
 from airflow_crm_provider.zoho.retries import retrying
 from airflow_crm_provider.zoho.settings import MAX_GET_RECORD_IDS, MAX_MASS_UPDATE_IDS, module_name
 
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
 
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.http import Plan, Reply, Token
+    from airflow_crm_provider.zoho.metadata import FieldMeta
     from airflow_crm_provider.zoho.retries import Retries
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
@@ -175,9 +183,22 @@ def records_call(module: str, ids: Sequence[str], fields: Sequence[str]) -> Call
     return Call(READ_KIND, "GET", module_name(module), parse_records, params=params)
 
 
+def fields_call(module: str) -> Call[dict[str, FieldMeta]]:
+    """Return ``GET settings/fields?module=``: a module's field metadata (scope :data:`FIELDS_SCOPE`)."""
+    return Call(METADATA_KIND, "GET", "settings/fields", parse_fields, params={"module": module_name(module)})
+
+
+def modules_call() -> Call[list[str]]:
+    """Return ``GET settings/modules``: the org's module API names (scope :data:`MODULES_SCOPE`)."""
+    return Call(METADATA_KIND, "GET", "settings/modules", parse_modules)
+
+
 #: The scopes ``GET org`` and ``GET users`` need (a token without them is refused).
 ORG_SCOPE = "ZohoCRM.org.READ"
 USERS_SCOPE = "ZohoCRM.users.READ"
+#: The scopes the preflight's metadata reads need (``ZohoCRM.settings.ALL`` covers both).
+FIELDS_SCOPE = "ZohoCRM.settings.fields.READ"
+MODULES_SCOPE = "ZohoCRM.settings.modules.READ"
 
 
 def org_call() -> Call[dict[str, Any]]:

@@ -22,8 +22,9 @@ CREDITS_HEADER = "x-api-credits-remaining"
 READ_KIND = "read"
 MASS_UPDATE_KIND = "mass_update"
 STATUS_KIND = "status"
+METADATA_KIND = "metadata"
 OTHER_KIND = "other"
-CALL_KINDS = (READ_KIND, MASS_UPDATE_KIND, STATUS_KIND, OTHER_KIND)
+CALL_KINDS = (READ_KIND, MASS_UPDATE_KIND, STATUS_KIND, METADATA_KIND, OTHER_KIND)
 #: Longer than any credit count Zoho has (5,000,000 caps an edition): past it, the header is garbage.
 _MAX_DIGITS = 12
 

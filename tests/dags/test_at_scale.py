@@ -25,7 +25,7 @@ def test_job_mode_updates_the_view_in_the_triggerer(load_dags, zoho_emulator, st
     assert (dag_run.state, states(dag_run)) == ("success", {"update_view": "success"})
     (job,) = client.jobs()
     assert job["Status"] == "COMPLETED"
-    hot = {i for i, r in client.records("Leads").items() if r.get("Rating") == "Hot"}
+    hot = {i for i, r in client.records("Leads").items() if r.get("Rating") == "Active"}
     assert hot == view  # the view: the two seed leads and the 20 generated ones
     assert len(hot) == 22
     summary = xcom(dag_run, "update_view")

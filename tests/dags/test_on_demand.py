@@ -96,7 +96,7 @@ def test_defaults_set_the_city(load_dags, zoho_emulator, staging):
 def test_dry_run_writes_nothing(load_dags, zoho_emulator, staging):
     client = zoho_emulator.client
     before = client.records("Leads")
-    conf = {"ids": f"{OK_1},{OK_2}", "field": "Rating", "value": "Hot", "dry_run": True}
+    conf = {"ids": f"{OK_1},{OK_2}", "field": "Rating", "value": "Active", "dry_run": True}
 
     dag_run = load_dags("leads_on_demand.py")["leads_mass_update_on_demand"].test(run_conf=conf)
 

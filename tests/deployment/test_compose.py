@@ -95,7 +95,7 @@ def test_the_store_holds_what_each_dag_wrote(compose_stack: StackRun) -> None:
     [job] = compose_stack.jobs  # job mode: every lead of the custom view rated Hot
     assert (job["cvid"], job["Status"]) == (LEADS_VIEW_ID, "COMPLETED")
     assert job["Updated_Count"] == job["Total_Count"] > 0
-    assert sum(1 for r in records.values() if r.get("Rating") == "Hot") >= job["Updated_Count"]
+    assert sum(1 for r in records.values() if r.get("Rating") == "Active") >= job["Updated_Count"]
 
 
 def test_exactly_one_token_was_minted_for_the_whole_stack(compose_stack: StackRun) -> None:

@@ -17,8 +17,27 @@ def test_success(make_hook, emulator, crm_log):
     ok, message = make_hook().test_connection()
     assert ok, message
     assert "Patricia Boyle <patricia.boyle@example.com>" in message
-    (get,) = crm_log()
+    get, fields = crm_log()
     assert (get["method"], get["path"], get["query"]) == ("GET", "/crm/v8/users", {"type": "CurrentUser"})
+    # the second read tells the user the preflight's scope works
+    assert (fields["path"], fields["query"], fields["status"]) == (
+        "/crm/v8/settings/fields",
+        {"module": "Leads"},
+        200,
+    )
+    assert "the preflight can read field metadata (ZohoCRM.settings.fields.READ)" in message
+
+
+def test_a_grant_without_the_metadata_scope_is_usable_but_named(make_hook, emulator, crm_log):
+    refresh = emulator.issue_refresh_token(
+        scopes=["ZohoCRM.modules.ALL", "ZohoCRM.mass_update.ALL", "ZohoCRM.users.READ"]
+    )
+    ok, message = make_hook(refresh_token=refresh).test_connection()
+    assert ok, message  # writes work with preflight=False
+    assert "Patricia Boyle" in message
+    assert "the grant lacks ZohoCRM.settings.fields.READ" in message
+    assert "add the scope to the grant, or set preflight=False" in message
+    assert [e["status"] for e in crm_log()] == [200, 401]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ with DAG("zoho_job_mode_deferred", schedule=None, start_date=pendulum.datetime(2
          params={"view": "738964000000087501"}) as dag:
     LeadsMassUpdateOperator(
         task_id="rate_view",
-        data={"Rating": "Hot"},
+        data={"Rating": "Active"},
         cvid="{{ params.view }}",
         deferrable=True,
         poll_interval=0.1,

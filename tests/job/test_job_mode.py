@@ -46,7 +46,7 @@ def emulator(zoho_emulator):
 def settings(**kwargs):
     base = {
         "module": "Leads",
-        "data": {"Rating": "Hot"},
+        "data": {"Rating": "Active"},
         "target": ViewTarget(VIEW),
         "poll_interval": 0.05,
         "timeout": 30.0,
@@ -77,7 +77,7 @@ def test_job_progresses_to_completed_and_reports_counts(emulator, hook):
     assert hook.statuses[0] == "SCHEDULED"
     assert "RUNNING" in hook.statuses
     assert hook.statuses[-1] == "COMPLETED"
-    assert all(emulator.record("Leads", i)["Rating"] == "Hot" for i in ids)
+    assert all(emulator.record("Leads", i)["Rating"] == "Active" for i in ids)
     assert emulator.counters()["records_changed"] == 5
     assert len(crm_calls(emulator, "POST")) == 1
     assert JOB_KEY not in context["task_state_store"].rows  # final: a later clear schedules anew

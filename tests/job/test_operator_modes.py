@@ -32,7 +32,7 @@ def emulator(zoho_emulator, zoho_crm_conn):
 def job_op(**kwargs):
     args = {
         "task_id": "job",
-        "data": {"Rating": "Hot"},
+        "data": {"Rating": "Active"},
         "cvid": VIEW,
         "poll_interval": 0.05,
         "timeout": 30,
@@ -88,7 +88,7 @@ def test_job_mode_polls_to_completion(emulator):
     assert (out.summary["requested"], out.summary["updated"], out.summary["failed"]) == (3, 3, 0)
     assert out.records == []
     assert "counts only" in out.summary["note"]
-    assert {emulator.record("Leads", i)["Rating"] for i in ids} == {"Hot"}
+    assert {emulator.record("Leads", i)["Rating"] for i in ids} == {"Active"}
 
 
 def test_empty_view_skips(emulator):
@@ -115,7 +115,10 @@ def test_deferrable_defers_then_concludes_from_the_event(emulator):
         "Leads",
         0.05,
     )
-    assert [e["method"] for e in crm_log(emulator)] == ["POST"]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in crm_log(emulator)] == [
+        ("GET", "fields"),  # the preflight
+        ("POST", "mass_update"),
+    ]
 
     import asyncio
 
@@ -166,8 +169,8 @@ def test_job_mode_keeps_its_call_counts_across_a_deferral(emulator):
     trigger = deferred(job_op(deferrable=True), context)
     event = first_event(trigger)
     summary = job_op(deferrable=True).execute_complete(context, event)
-    polls = [e for e in crm_log(emulator) if e["method"] == "GET"]
-    assert summary["calls"]["mass_update"] == 1
+    polls = [e for e in crm_log(emulator) if e["method"] == "GET" and e["path"].endswith("/mass_update")]
+    assert (summary["calls"]["metadata"], summary["calls"]["mass_update"]) == (1, 1)
     assert summary["calls"]["status"] == len(polls) >= 1
     assert sum(summary["calls"].values()) == len(crm_log(emulator))
 
@@ -201,7 +204,7 @@ def test_a_retry_after_the_deferred_try_died_resumes_the_job(emulator):
 
 @pytest.mark.parametrize("cvid", ["None", " ", "null"])
 def test_cvid_rendering_to_nothing_is_ids_mode_in_every_summary(emulator, cvid):
-    empty = run_task(LeadsMassUpdateOperator(task_id="t", data={"Rating": "Hot"}, ids="[]", cvid=cvid))
+    empty = run_task(LeadsMassUpdateOperator(task_id="t", data={"Rating": "Active"}, ids="[]", cvid=cvid))
     refused = run_task(LeadsMassUpdateOperator(task_id="t", data={}, ids=["1"], cvid=cvid))
     assert (empty.state, empty.summary["mode"]) == ("skipped", "ids")
     assert (refused.state, refused.summary["mode"]) == ("failed", "ids")

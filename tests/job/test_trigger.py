@@ -148,7 +148,7 @@ async def test_transient_failure_is_a_retryable_error_event(emulator, schedule, 
 def job_settings(**kwargs):
     base = {
         "module": "Leads",
-        "data": {"Rating": "Hot"},
+        "data": {"Rating": "Active"},
         "target": ViewTarget(VIEW),
         "poll_interval": 0.05,
         "timeout": 30.0,

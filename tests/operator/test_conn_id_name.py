@@ -15,7 +15,9 @@ OK_1 = "738964000002131001"
 
 
 def test_the_operators_take_zoho_crm_conn_id_without_a_warning(recwarn):
-    op = LeadsMassUpdateOperator(task_id="t", data={"Rating": "Hot"}, ids=[OK_1], zoho_crm_conn_id="zoho_eu")
+    op = LeadsMassUpdateOperator(
+        task_id="t", data={"Rating": "Active"}, ids=[OK_1], zoho_crm_conn_id="zoho_eu"
+    )
     revert = ZohoCRMRevertMassUpdateOperator(task_id="r", source_task_id="t", zoho_crm_conn_id="zoho_eu")
     assert op.zoho_crm_conn_id == revert.zoho_crm_conn_id == "zoho_eu"
     assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
@@ -24,7 +26,7 @@ def test_the_operators_take_zoho_crm_conn_id_without_a_warning(recwarn):
 def test_the_former_name_still_works_with_a_deprecation_warning(zoho_crm_conn, zoho_emulator):
     with pytest.warns(AirflowProviderDeprecationWarning, match="zoho_crm_conn_id"):
         op = LeadsMassUpdateOperator(
-            task_id="t", data={"Rating": "Hot"}, ids=[OK_1], zoho_conn_id=zoho_crm_conn
+            task_id="t", data={"Rating": "Active"}, ids=[OK_1], zoho_conn_id=zoho_crm_conn
         )
     assert op.zoho_crm_conn_id == zoho_crm_conn
     out = run_task(op)

@@ -16,14 +16,17 @@ def leads_op(**kwargs):
 
 
 def kinds(**calls: int) -> dict[str, int]:
-    return {"read": 0, "mass_update": 0, "status": 0, "other": 0, **calls}
+    return {"read": 0, "mass_update": 0, "status": 0, "metadata": 0, "other": 0, **calls}
 
 
 @pytest.mark.parametrize("error_policy", [None, {"TOO_MANY_REQUESTS": "ignore"}])
 def test_a_spent_budget_fails_at_once_without_retries(zoho_crm_conn, emulator, error_policy):
     emulator.configure(credit_budget=10)
     emulator.set_credits_used(10)
-    out = run_task(leads_op(ids=[OK_1, OK_2], batch_size=1, max_concurrency=1, error_policy=error_policy))
+    op = leads_op(
+        ids=[OK_1, OK_2], batch_size=1, max_concurrency=1, error_policy=error_policy, preflight=False
+    )
+    out = run_task(op)
     assert out.state == "failed"  # AirflowFailException: no Airflow retry
     assert "credits are spent" in str(out.error)
     assert "rolling 24 hours" in str(out.error)
@@ -40,12 +43,24 @@ def test_a_spent_budget_fails_at_once_without_retries(zoho_crm_conn, emulator, e
 def test_a_spent_budget_fails_a_job_at_once(zoho_crm_conn, emulator):
     emulator.configure(credit_budget=10)
     emulator.set_credits_used(10)
-    out = run_task(leads_op(cvid=LEADS_VIEW_ID, deferrable=False, poll_interval=0.1))
+    out = run_task(leads_op(cvid=LEADS_VIEW_ID, deferrable=False, poll_interval=0.1, preflight=False))
     assert out.state == "failed"
     assert "rolling 24 hours" in str(out.error)
     assert len(crm_requests(emulator)) == 1
     assert emulator.jobs() == []
     assert (out.summary["calls"], out.summary["credits_remaining"]) == (kinds(mass_update=1), 0)
+
+
+def test_a_spent_budget_stops_the_preflight_and_nothing_is_written(zoho_crm_conn, emulator):
+    emulator.configure(credit_budget=10)
+    emulator.set_credits_used(10)
+    out = run_task(leads_op(ids=[OK_1, OK_2]))
+    assert out.state == "failed"  # no Airflow retry: credits come back over 24 hours
+    assert "the preflight could not read the field metadata, nothing was written" in str(out.error)
+    assert "rolling 24 hours" in str(out.error)
+    assert [e["path"] for e in crm_requests(emulator)] == ["/crm/v8/settings/fields"]
+    assert {(r["code"], r["outcome"]) for r in out.records} == {("NOT_SENT", "failed")}
+    assert (out.summary["calls"], out.summary["credits_remaining"]) == (kinds(metadata=1), 0)
 
 
 def test_the_floor_stops_before_the_first_write(zoho_crm_conn, emulator):
@@ -76,14 +91,17 @@ def test_no_header_means_more_than_half_remain(zoho_crm_conn, emulator):
     emulator.configure(credit_budget=100)
     out = run_task(leads_op(ids=[OK_1, OK_2], min_credits_remaining=90))
     assert out.state == "success"
-    assert [e["path"].rsplit("/", 1)[-1] for e in crm_requests(emulator)] == ["org", "mass_update"]
-    assert (out.summary["calls"], out.summary["credits_remaining"]) == (kinds(other=1, mass_update=1), None)
-    assert emulator.credits()["used"] == 2
+    # the floor's cheap call, the preflight's metadata read, the write: each counted by kind
+    paths = [e["path"].rsplit("/", 1)[-1] for e in crm_requests(emulator)]
+    assert paths == ["org", "fields", "mass_update"]
+    summary = (out.summary["calls"], out.summary["credits_remaining"])
+    assert summary == (kinds(other=1, metadata=1, mass_update=1), None)
+    assert emulator.credits()["used"] == 3
 
 
 def test_the_floor_stops_mid_run_when_other_integrations_spend_credits(zoho_crm_conn, emulator):
     emulator.configure(credit_budget=100)
-    emulator.set_credits_used(55)
+    emulator.set_credits_used(54)
     extra = emulator.seed(count=2)
     ids = [OK_1, OK_2, *extra]
     op = leads_op(ids=ids, batch_size=1, max_concurrency=1, min_credits_remaining=40)
@@ -99,7 +117,7 @@ def test_the_floor_stops_mid_run_when_other_integrations_spend_credits(zoho_crm_
 
     op.hook.mass_update = send_then_others_spend
     out = run_task(op)
-    # GET org: 44 left; chunk 1: 43 (then 10 spent elsewhere); chunk 2: 32, below the floor: stop
+    # GET org: 45 left; preflight: 44; chunk 1: 43 (then 10 spent elsewhere); chunk 2: 32: stop
     assert out.state == "failed"
     assert sent == [[OK_1], [OK_2]]
     assert len(mass_update_posts(emulator)) == 2
@@ -113,7 +131,7 @@ def test_the_floor_stops_mid_run_when_other_integrations_spend_credits(zoho_crm_
         ("NOT_SENT", "failed"),
     ]
     assert out.summary["credits_remaining"] == emulator.credits()["remaining"] == 32
-    assert out.summary["calls"] == kinds(other=1, mass_update=2)
+    assert out.summary["calls"] == kinds(other=1, metadata=1, mass_update=2)
     assert sum(out.summary["calls"].values()) == len(crm_requests(emulator))
 
 

@@ -159,23 +159,27 @@ def test_token_mint_throttle_is_retryable(zoho_emulator, hook, monkeypatch):
 
 
 def test_dry_run_reads_and_writes_nothing(zoho_crm_conn, emulator):
-    hot = emulator.seed(count=1, fields={"Rating": "Hot"})
-    cold = emulator.seed(count=1, fields={"Rating": "Cold"})
-    ids = [*hot, "738964000009999999", *cold, *hot]
+    active = emulator.seed(count=1, fields={"Rating": "Active"})
+    shut = emulator.seed(count=1, fields={"Rating": "Shut Down"})
+    ids = [*active, "738964000009999999", *shut, *active]
     before = emulator.records("Leads")
-    op = LeadsMassUpdateOperator(task_id="preview", data={"Rating": "Hot"}, ids=",".join(ids), dry_run=True)
+    op = LeadsMassUpdateOperator(
+        task_id="preview", data={"Rating": "Active"}, ids=",".join(ids), dry_run=True
+    )
     assert op.is_dry_run is True
     assert callable(op.dry_run)  # BaseOperator.dry_run() (render templates only) still works
     out = run_task(op)
     assert out.state == "success", out.error
     assert out.summary["mode"] == "dry_run"
     assert [(r["id"], r["outcome"]) for r in out.records] == [
-        (hot[0], "unchanged"),
+        (active[0], "unchanged"),
         ("738964000009999999", "not_found"),
-        (cold[0], "would_update"),
+        (shut[0], "would_update"),
     ]
     assert emulator.counters()["records_changed"] == 0
     assert {e["method"] for e in crm_requests(emulator)} == {"GET"}
+    assert crm_requests(emulator)[0]["path"] == "/crm/v8/settings/fields"  # a dry run checks the fields too
+    assert out.summary["calls"]["metadata"] == 1
     assert emulator.records("Leads") == before
 
 

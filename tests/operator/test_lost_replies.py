@@ -11,6 +11,7 @@ def leads_op(**kwargs):
     kwargs.setdefault("data", {"City": "Trondheim"})
     kwargs.setdefault("locked_retry_delay", 0)
     kwargs.setdefault("hook_params", ONE_ATTEMPT)
+    kwargs.setdefault("preflight", False)  # the faults aim at the write
     return LeadsMassUpdateOperator(task_id="update_leads", **kwargs)
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator, ZohoCRMMassUpdateOperator
-from tests.operator.helpers import FAST_HOOK, LOCKED, NOT_APPROVED, OK_1, OK_2, crm_requests, run_task
+from tests.operator.helpers import (
+    FAST_HOOK,
+    LOCKED,
+    NOT_APPROVED,
+    OK_1,
+    OK_2,
+    crm_requests,
+    mass_update_posts,
+    run_task,
+)
 
 UNKNOWN_ID = "738964999999999999"  # not in the store: Zoho answers INVALID_DATA for that row
 
@@ -54,13 +63,19 @@ def test_policy_overrides_per_code(zoho_crm_conn, emulator, policy, state, outco
 
 def test_policy_retry_class_resends(zoho_crm_conn, emulator):
     out = run_task(leads_op(ids=[NOT_APPROVED], error_policy={"NOT_APPROVED": "retry"}, locked_retries=2))
-    assert len(crm_requests(emulator)) == 3
+    assert len(mass_update_posts(emulator)) == 3
     assert out.state == "skipped"
 
 
 def test_policy_can_soften_a_request_level_code(zoho_crm_conn, emulator):
     out = run_task(
-        leads_op(ids=[OK_1, OK_2], data={"Email": "x@example.com"}, error_policy={"INVALID_DATA": "soft"})
+        # Zoho's own refusal of the field (the preflight would refuse it first)
+        leads_op(
+            ids=[OK_1, OK_2],
+            data={"Email": "x@example.com"},
+            error_policy={"INVALID_DATA": "soft"},
+            preflight=False,
+        )
     )
     assert out.state == "skipped"
     assert [r["outcome"] for r in out.records] == ["skipped", "skipped"]
@@ -73,6 +88,7 @@ def test_request_level_retry_class_still_failing_is_a_retryable_task_failure(zoh
         data={"Email": "x@example.com"},  # Zoho rejects the whole request: INVALID_DATA, api_name Email
         error_policy={"INVALID_DATA": "retry"},
         locked_retries=1,
+        preflight=False,
     )
     out = run_task(op)
 
@@ -86,7 +102,7 @@ def test_request_level_retry_class_still_failing_is_a_retryable_task_failure(zoh
 def test_locked_records_can_be_escalated_to_fail(zoho_crm_conn, emulator):
     out = run_task(leads_op(ids=[OK_1, LOCKED], error_policy={"RECORD_LOCKED": "fail"}))
     assert out.state == "failed"
-    assert len(crm_requests(emulator)) == 1  # fail class: not re-sent
+    assert len(mass_update_posts(emulator)) == 1  # fail class: not re-sent
 
 
 def test_max_skipped_ratio(zoho_crm_conn, emulator):
@@ -181,7 +197,7 @@ def test_bad_module_is_invalid_input(zoho_crm_conn, emulator):
 
 def test_unknown_module_answered_by_zoho(zoho_crm_conn, emulator):
     op = ZohoCRMMassUpdateOperator(
-        task_id="x", module="Leadz", data={"City": "x"}, ids=[OK_1], hook_params=FAST_HOOK
+        task_id="x", module="Leadz", data={"City": "x"}, ids=[OK_1], hook_params=FAST_HOOK, preflight=False
     )
     out = run_task(op)
     assert out.state == "failed"

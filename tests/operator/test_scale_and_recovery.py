@@ -95,7 +95,7 @@ def test_ten_thousand_ids_with_mixed_outcomes(zoho_crm_conn, emulator):
 
 def test_transient_failure_is_retryable_and_pushes_xcom(zoho_crm_conn, emulator):
     emulator.configure(burst_5xx=2)  # the hook tries twice (FAST_HOOK), then gives up
-    out = run_task(leads_op(ids=[OK_1, OK_2], max_concurrency=1))
+    out = run_task(leads_op(ids=[OK_1, OK_2], max_concurrency=1, preflight=False))  # the fault hits the write
 
     assert out.state == "up_for_retry"
     assert type(out.error).__name__ == "ZohoServerError"
@@ -108,7 +108,8 @@ def test_transient_failure_is_retryable_and_pushes_xcom(zoho_crm_conn, emulator)
 
 def test_request_level_failure_stops_sending_further_chunks(zoho_crm_conn, emulator):
     ids = emulator.seed("Leads", count=50)
-    out = run_task(leads_op(ids=ids, data={"Email": "x@example.com"}, batch_size=10, max_concurrency=2))
+    op = leads_op(ids=ids, data={"Email": "x@example.com"}, batch_size=10, max_concurrency=2, preflight=False)
+    out = run_task(op)  # Zoho refuses the field (without the preflight, which would first)
 
     assert out.state == "failed"
     assert "INVALID_DATA" in str(out.error)

@@ -77,7 +77,12 @@ def test_refused_credentials_in_job_mode_are_final(zoho_emulator, monkeypatch):
 
 def test_org_scope_missing_is_said_once_and_not_paid_again(zoho_emulator, monkeypatch, caplog):
     client = zoho_emulator.client
-    scopes = ["ZohoCRM.mass_update.leads.UPDATE", "ZohoCRM.modules.leads.READ", "ZohoCRM.users.READ"]
+    scopes = [
+        "ZohoCRM.mass_update.leads.UPDATE",
+        "ZohoCRM.modules.leads.READ",
+        "ZohoCRM.users.READ",
+        "ZohoCRM.settings.fields.READ",
+    ]
     _set_conn(monkeypatch, zoho_emulator, refresh_token=client.issue_refresh_token(scopes=scopes))
     caplog.set_level(logging.WARNING)
     first = run_operator(ids=IDS, data=DATA, hook_params=HOOK, min_credits_remaining=10)

@@ -28,11 +28,12 @@ def job_task():
     return LeadsMassUpdateOperator(
         task_id="view_job",
         cvid=LEADS_VIEW_ID,
-        data={"Rating": "Hot"},
+        data={"Rating": "Active"},
         deferrable=False,
         poll_interval=0.05,
         max_failed_records=100,
         hook_params=ONE_ATTEMPT,
+        preflight=False,  # the faults aim at the job's POST
     )
 
 

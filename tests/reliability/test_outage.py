@@ -146,7 +146,7 @@ def test_reading_back_stops_at_the_first_read_zoho_does_not_answer(zoho_crm_conn
     client.configure(lose_replies=1000)  # every call is carried out and its reply lost: reads too
     caplog.set_level(logging.INFO)
     hook = {"max_attempts": 2, "backoff_base": 0.01, "max_retry_wait": 5.0, "max_token_wait": 0.0}
-    end = run_operator(ids=ids, data=DATA, batch_size=2, max_concurrency=3, hook_params=hook)
+    end = run_operator(ids=ids, data=DATA, batch_size=2, max_concurrency=3, hook_params=hook, preflight=False)
 
     assert end.state == "up_for_retry"
     sent = [r for r in end.records if r["code"] != "NOT_SENT"]

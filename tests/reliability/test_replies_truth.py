@@ -29,7 +29,10 @@ def test_second_token_expiry_during_a_replay_refreshes_again(zoho_crm_conn, zoho
 
     monkeypatch.setattr(requests.Session, "send", send)
     hook = {"max_attempts": 4, "backoff_base": 0.01, "max_retry_wait": 10.0, "max_token_wait": 0.0}
-    end = run_operator(ids=[OK], data={"Lead_Status": "Twice"}, max_concurrency=1, hook_params=hook)
+    # the faults aim at the write: no preflight read before it
+    end = run_operator(
+        ids=[OK], data={"Lead_Status": "Twice"}, max_concurrency=1, hook_params=hook, preflight=False
+    )
 
     assert len(set(sends[:3])) == 2  # A, then B twice
     assert end.state == "success", end.error
@@ -42,7 +45,9 @@ def test_timed_out_but_applied_call_is_not_reported_not_sent(zoho_emulator, monk
     monkeypatch.setenv("AIRFLOW_CONN_ZOHO_CRM_DEFAULT", zoho_emulator.connection_json(read_timeout="0.5"))
     client.configure(latency=1.5)
     hook = {"max_attempts": 1, "max_retry_wait": 5.0, "max_token_wait": 0.0}
-    end = run_operator(ids=[OK], data={"Lead_Status": "Applied late"}, max_concurrency=1, hook_params=hook)
+    end = run_operator(
+        ids=[OK], data={"Lead_Status": "Applied late"}, max_concurrency=1, hook_params=hook, preflight=False
+    )
     time.sleep(1.5)  # the emulator finishes the call the client gave up on
 
     assert client.record("Leads", OK)["Lead_Status"] == "Applied late"

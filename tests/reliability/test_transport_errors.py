@@ -61,7 +61,7 @@ def test_hook_gives_up_with_a_typed_error(leads, zoho_emulator, fault):
 def test_ids_mode_retries_a_broken_write_reply(leads, zoho_emulator, fault):
     client = zoho_emulator.client
     client.configure(**{fault: 1})  # the token is minted outside /crm/: the first POST's reply breaks
-    end = run_operator(ids=leads, data=DATA, hook_params=HOOK)
+    end = run_operator(ids=leads, data=DATA, hook_params=HOOK, preflight=False)
     assert end.state == "success", end.error
     assert [r["code"] for r in end.records] == ["SUCCESS"] * len(leads)
     assert _held(client, leads, "Contacted")
@@ -74,7 +74,7 @@ def test_ids_mode_retries_a_broken_write_reply(leads, zoho_emulator, fault):
 def test_reads_before_writing_retry_a_broken_reply(leads, zoho_emulator, fault, option):
     client = zoho_emulator.client
     client.configure(**{fault: 1})  # the first read's reply breaks
-    end = run_operator(ids=leads, data=DATA, hook_params=HOOK, **{option: True})
+    end = run_operator(ids=leads, data=DATA, hook_params=HOOK, preflight=False, **{option: True})
     assert end.state == "success", end.error
     assert [r["code"] for r in end.records] == ["SUCCESS"] * len(leads)
     assert client.counters()["broken_replies"] == 1
@@ -125,7 +125,7 @@ async def test_async_job_status_broken_reply_is_retried(leads, zoho_emulator):
 def test_job_post_broken_reply_is_not_resent_and_is_reported(leads, zoho_emulator):
     client = zoho_emulator.client
     client.configure(short_replies=1)  # the job POST is applied, its reply cut short
-    end = run_operator(cvid=LEADS_VIEW_ID, data=DATA, hook_params=HOOK, poll_interval=0.2)
+    end = run_operator(cvid=LEADS_VIEW_ID, data=DATA, hook_params=HOOK, poll_interval=0.2, preflight=False)
     assert client.counters()["mass_update_posts"] == 1  # never posted twice
     assert end.state != "success"
     assert isinstance(end.error, ZohoConnectionError), end.error

@@ -35,6 +35,7 @@ def update(ids, **kwargs):
     kwargs.setdefault("batch_size", 10)
     kwargs.setdefault("max_concurrency", 1)
     kwargs.setdefault("locked_retry_delay", 0.01)
+    kwargs.setdefault("preflight", False)  # the faults and credit counts aim at the writes
     return LeadsMassUpdateOperator(task_id="update", ids=ids, **kwargs)
 
 

@@ -101,7 +101,7 @@ def test_job_run_links_to_its_custom_view(monkeypatch, zoho_emulator) -> None:
     _connect(monkeypatch, zoho_emulator, data_center="ca")
     zoho_emulator.client.configure(job_duration=0)
     op = LeadsMassUpdateOperator(
-        task_id="update", cvid=VIEW, data={"Rating": "Hot"}, poll_interval=0.1, hook_params=FAST_HOOK
+        task_id="update", cvid=VIEW, data={"Rating": "Active"}, poll_interval=0.1, hook_params=FAST_HOOK
     )
     outcome = run_task(op)
     assert outcome.state == "success", outcome.error

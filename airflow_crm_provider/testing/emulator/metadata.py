@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.testing.emulator import defaults
 from airflow_crm_provider.testing.emulator.mass_update import INVALID_MODULE
 from airflow_crm_provider.testing.emulator.responses import bare_error, zoho_json
+from airflow_crm_provider.testing.emulator.store import FieldDef
 
 if TYPE_CHECKING:
     from starlette.responses import Response
 
     from airflow_crm_provider.testing.emulator.state import EmulatorState
-    from airflow_crm_provider.testing.emulator.store import FieldDef
 
 ORG_ID = "738964000000002001"
 ZGID = "738964123"
@@ -36,6 +36,13 @@ _JSON_TYPES = {
     "lookup": "jsonobject",
     "ownerlookup": "jsonobject",
     "userlookup": "jsonobject",
+}
+#: The system fields every module has, which no API call sets: api name -> data type.
+SYSTEM_FIELDS = {
+    "Created_By": "ownerlookup",
+    "Created_Time": "datetime",
+    "Modified_By": "ownerlookup",
+    "Modified_Time": "datetime",
 }
 _LENGTHS = {"text": 255, "email": 100, "textarea": 32000, "picklist": 120, "integer": 9, "currency": 16}
 
@@ -66,11 +73,20 @@ def _field(module: str, field: FieldDef, number: int) -> dict[str, Any]:
         "custom_field": False,
         "visible": True,
         "mass_update": field.mass_updatable,
+        "operation_type": {"web_update": True, "api_create": True, "web_create": True, "api_update": True},
         "sequence_number": number,
         "pick_list_values": _picklist(module, field),
     }
     if field.data_type == "lookup":
         entry["lookup"] = {}
+    return entry
+
+
+def _system_field(module: str, api_name: str, data_type: str, number: int) -> dict[str, Any]:
+    """Return the entry of a system field: read-only, set by Zoho alone."""
+    entry = _field(module, FieldDef(api_name, data_type, mass_updatable=False), number)
+    entry["read_only"] = entry["field_read_only"] = True
+    entry["operation_type"] = dict.fromkeys(entry["operation_type"], False)
     return entry
 
 
@@ -104,6 +120,11 @@ def fields(state: EmulatorState, query: dict[str, str]) -> Response:
     if module is None:
         return bare_error(INVALID_MODULE[0], INVALID_MODULE[1], 400, {"param": "module"})
     entries = [_field(name, f, n) for n, f in enumerate(module.fields.values(), start=1)]
+    entries += [
+        _system_field(name, api_name, data_type, n)
+        for n, (api_name, data_type) in enumerate(SYSTEM_FIELDS.items(), start=len(entries) + 1)
+        if api_name not in module.fields
+    ]
     return zoho_json({"fields": entries})
 
 
