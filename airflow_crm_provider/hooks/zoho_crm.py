@@ -11,7 +11,7 @@ import requests
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_crm_provider.hooks import _form
-from airflow_crm_provider.zoho import api
+from airflow_crm_provider.zoho import api, record_writes
 from airflow_crm_provider.zoho.auth import TokenCacheError, token_source
 from airflow_crm_provider.zoho.credits import CreditMeter
 from airflow_crm_provider.zoho.errors import (
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
     from airflow_crm_provider.zoho.http import Plan
+    from airflow_crm_provider.zoho.record_writes import UpsertEntry
 
 #: Connection extras that configure the session as they do for ``HttpHook`` users (never headers).
 _TRANSPORT_EXTRAS = ("proxies", "verify", "cert", "trust_env")
@@ -228,6 +229,49 @@ class ZohoCRMHook(HttpHook):
         return self._call(
             "POST", f"{module_name(module)}/actions/mass_update", api.parse_mass_update, json=body
         )
+
+    def update_records(
+        self, module: str, rows: Sequence[Mapping[str, Any]], trigger: Sequence[str] | None = None
+    ) -> list[ZohoEntry]:
+        """
+        Set a value per record on up to 100 records (Update Records, ``PUT /crm/<version>/<module>``).
+
+        :param module: module API name, e.g. ``Leads``.
+        :param rows: ``{"id": record_id, field_api_name: value, ...}`` per record.
+        :param trigger: automation to run (``record_writes.TRIGGERS``); None: Zoho runs all; ``[]``: none.
+        :return: one entry per row, in input order (``id``: Zoho's, else the row's).
+        :raises ValueError: bad rows or trigger (nothing is sent).
+        :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
+        """
+        path = record_writes.update_records_path(module_name(module))
+        body, sent_ids = record_writes.update_request(rows, trigger)
+        return self._call("PUT", path, partial(record_writes.parse_update_records, sent_ids), json=body)
+
+    def upsert(
+        self,
+        module: str,
+        rows: Sequence[Mapping[str, Any]],
+        duplicate_check_fields: Sequence[str],
+        trigger: Sequence[str] | None = None,
+    ) -> list[UpsertEntry]:
+        """
+        Insert or update up to 100 records (Upsert, ``POST /crm/<version>/<module>/upsert``).
+
+        A row with an ``id`` updates it; one without updates the record it matches on the duplicate
+        check fields, or is inserted. Re-sent only if safe (see ``record_writes.upsert_request``).
+
+        :param module: module API name.
+        :param rows: ``{field_api_name: value, ...}`` per record, optionally with ``id``.
+        :param duplicate_check_fields: the unique fields to match on, in order (e.g. ``["Email"]``).
+        :param trigger: automation to run; None: Zoho runs all of it; ``[]`` runs none.
+        :return: one entry per row, in input order: ``action`` ``insert`` or ``update`` and the ``id``.
+        :raises ValueError: bad rows, fields or trigger (nothing is sent).
+        :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
+        """
+        path = record_writes.upsert_path(module_name(module))
+        body, sent_ids, resendable = record_writes.upsert_request(rows, duplicate_check_fields, trigger)
+        parse = partial(record_writes.parse_upsert, sent_ids)
+        return self._call("POST", path, parse, json=body, resendable=resendable)
 
     def mass_update_by_view(
         self,
