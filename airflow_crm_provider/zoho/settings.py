@@ -50,9 +50,10 @@ DEFAULT_CACHE = FILE_CACHE
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 120.0
 
-#: Zoho's limits: ids per mass update call, ids per record read, heavy calls (mass update) in flight
-#: per org, fields per mass update call (Deals: 3, most modules: 1).
+#: Zoho's limits: ids per mass update call, records per Update Records or Upsert call, ids per record
+#: read, heavy calls (mass update) in flight per org, fields per mass update call (Deals: 3, most: 1).
 MAX_MASS_UPDATE_IDS = 500
+MAX_RECORDS_PER_WRITE = 100
 MAX_GET_RECORD_IDS = 100
 MAX_CONCURRENCY = 10
 MAX_FIELDS_PER_CALL = 3

@@ -96,7 +96,14 @@ def test_summarize_counts():
         "job_id": None,
         "reason": "",
         "snapshot": None,
-        "calls": {"read": 0, "mass_update": 0, "status": 0, "other": 0},  # the operator fills them in
+        "calls": {
+            "read": 0,
+            "mass_update": 0,
+            "update_records": 0,
+            "upsert": 0,
+            "status": 0,
+            "other": 0,
+        },  # the operator fills them in
         "credits_remaining": None,
     }
     job = summarize("Leads", "job", [], requested=10, job_id="42")
