@@ -13,6 +13,7 @@ import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.runs.collector import collection_paused
@@ -113,21 +114,26 @@ def run_ids_mode(
     overrides: Mapping[str, ErrorClass] | None = None,
     *,
     read_back: Callable[[list[str]], dict[str, bool]] | None = None,
+    chunks: Callable[[list[str]], list[list[str]]] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> IdsRun:
     """
     Send every id once, then re-send retry-class records up to ``settings.locked_retries`` times.
 
-    :param send: sends one chunk (at most ``settings.batch_size`` ids) and returns one entry per id.
+    :param send: sends one chunk and returns one entry per id.
     :param ids: unique record ids, in input order.
     :param settings: chunking, concurrency and re-send settings.
     :param ledger: replies of chunks earlier tries sent (reused, not re-sent).
     :param overrides: the user's per-code classes.
     :param read_back: ids -> whether each record holds the new values; settles calls whose reply was
         lost (``UNCONFIRMED`` otherwise).
+    :param chunks: splits ids into calls (a plan's calls, see :mod:`~airflow_crm_provider.runs.planned`);
+        default: chunks of ``settings.batch_size``. Each chunk is one ``send``; the same ids must split
+        the same way in every try, so a retry finds each call's reply in the ledger.
     :param sleep: waits between re-send rounds (injected by tests).
     """
-    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep)
+    chunker = chunks or partial(_chunked, size=settings.batch_size)
+    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, chunker)
     with collection_paused():  # 500-entry replies decode into many small dicts, none of them cyclic
         run = runner.run(list(ids))
         if read_back is not None and run.unconfirmed:
@@ -170,8 +176,10 @@ class _IdsRunner:
         ledger: ChunkLedger,
         overrides: dict[str, ErrorClass],
         sleep: Callable[[float], None],
+        chunks: Callable[[list[str]], list[list[str]]],
     ) -> None:
         self._send = send
+        self._chunks = chunks
         self._settings = settings
         self._ledger = ledger
         self._overrides = overrides
@@ -202,8 +210,7 @@ class _IdsRunner:
 
     def _round(self, round_no: int, pending: list[str]) -> None:
         """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
-        size = self._settings.batch_size or max(len(pending), 1)
-        chunks = [pending[i : i + size] for i in range(0, len(pending), size)]
+        chunks = self._chunks(pending)
         resumed = self.result.resumed
         to_send = [rest for rest in (self._resume(round_no, chunk) for chunk in chunks) if rest]
         if self.result.resumed > resumed:
@@ -357,6 +364,11 @@ class _IdsRunner:
             if all(holds.get(i, False) for i in chunk):
                 self._ledger.put(round_no, chunk, entries)
         self.result.unconfirmed.clear()
+
+
+def _chunked(ids: list[str], size: int | None) -> list[list[str]]:
+    step = size or max(len(ids), 1)
+    return [ids[i : i + step] for i in range(0, len(ids), step)]
 
 
 def _may_have_applied(err: Exception) -> bool:

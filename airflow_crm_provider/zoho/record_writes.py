@@ -79,7 +79,7 @@ def update_request(
     :raises ValueError: naming the first bad row or the bad trigger entries.
     """
     data, sent_ids = _write_rows(rows, need_id=True)
-    return record_writes_body(data, _trigger(trigger)), sent_ids
+    return record_writes_body(data, check_trigger(trigger)), sent_ids
 
 
 def upsert_request(
@@ -107,7 +107,7 @@ def upsert_request(
         i is not None or any(row.get(f) not in (None, "") for f in fields)
         for row, i in zip(data, sent_ids, strict=True)
     )
-    return record_writes_body(data, _trigger(trigger), fields), sent_ids, resendable
+    return record_writes_body(data, check_trigger(trigger), fields), sent_ids, resendable
 
 
 def _write_rows(
@@ -150,7 +150,7 @@ def _write_rows(
     return data, sent_ids
 
 
-def _trigger(trigger: Sequence[str] | None) -> list[str] | None:
+def check_trigger(trigger: Sequence[str] | None) -> list[str] | None:
     """Return the ``trigger`` to send (None: none sent), or raise naming the unknown entries."""
     if trigger is None:
         return None
