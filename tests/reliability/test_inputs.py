@@ -71,7 +71,15 @@ invalid_inputs = st.one_of(
         lambda name, value: {**_valid(["1234"]), name: value},
         st.sampled_from(["max_failed_records", "batch_size", "max_concurrency", "locked_retries"]),
         st.sampled_from([-1, 0.5, "3", True, None, 10**6]),
-    ).filter(lambda kw: not (kw.get("max_failed_records") == 10**6 or kw.get("locked_retries") == 10**6)),
+    ).filter(
+        lambda kw: (
+            not (
+                kw.get("max_failed_records") == 10**6
+                or kw.get("locked_retries") == 10**6
+                or ("batch_size" in kw and kw["batch_size"] is None)  # None: the action's limit, valid
+            )
+        )
+    ),
     st.builds(lambda value: {**_valid(["1234"]), "batch_size": value}, st.sampled_from([0, 501, 1000])),
     st.builds(lambda value: {**_valid(["1234"]), "max_concurrency": value}, st.sampled_from([0, 11, 50])),
     st.builds(
