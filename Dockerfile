@@ -12,8 +12,9 @@ ARG PIP_INDEX_URL
 ARG PIP_EXTRA_INDEX_URL
 ARG PIP_TRUSTED_HOST
 USER root
-# The emulator's CA directory, owned by airflow so that a fresh named volume mounted there is too.
-RUN mkdir -p /opt/emulator-tls && chown airflow:0 /opt/emulator-tls
+# The emulator's CA and state directories, owned by airflow so that fresh named volumes mounted
+# there are too.
+RUN mkdir -p /opt/emulator-tls /opt/emulator-state && chown airflow:0 /opt/emulator-tls /opt/emulator-state
 USER airflow
 # Dependencies first (one layer, rebuilt only when the lock changes), then the provider itself.
 COPY --chown=airflow:0 requirements/lock.txt /opt/airflow-crm-provider/requirements/lock.txt

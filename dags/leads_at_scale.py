@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.sdk import DAG, BaseHook, Param, task
-from leads_common import CANDIDATES, POOL, STAGING, ZOHO_LEADS, report
+from leads_common import CANDIDATES, POOL, RETRIES, STAGING, ZOHO_LEADS, report
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 
@@ -48,6 +48,7 @@ with DAG(
         max_failed_records=10,  # Zoho reports counts only in job mode; tolerate a few failures
         pool=POOL,
         outlets=[ZOHO_LEADS],
+        **RETRIES,
     )
 
 
@@ -81,5 +82,8 @@ with DAG(
         locked_retry_delay=3.0,
         pool=POOL,
         pool_slots=2,  # = max_concurrency
+        **RETRIES,
     ).expand(ids=chunks)
-    updates >> report("update_chunk").as_teardown(setups=cast("BaseOperator", chunks.operator))
+    updates >> report("update_chunk", requested=chunks).as_teardown(
+        setups=cast("BaseOperator", chunks.operator)
+    )

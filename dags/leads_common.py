@@ -9,7 +9,9 @@ Not a DAG file (``.airflowignore`` keeps the DAG processor from parsing it); the
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.sql.operators.sql import SQLColumnCheckOperator, SQLTableCheckOperator
@@ -56,7 +58,13 @@ LEAD_SOURCES = (
     "Web Research",
 )
 #: Outcomes the report writes to the issues table (with Zoho's code and message).
-ISSUE_OUTCOMES = ("failed", "skipped")
+ISSUE_OUTCOMES = ("failed", "skipped", "unknown")
+#: Every Zoho task retries a lost try (its worker died, it was cut off): the next try resumes from
+#: the task-state store and re-sends no chunk whose reply was recorded. A decided failure (too many
+#: failed records, bad input) is never retried.
+RETRIES: dict[str, Any] = {"retries": 2, "retry_delay": timedelta(seconds=10)}
+#: The report's code for a requested id the update never reported (its last try was lost).
+NOT_REPORTED = "NOT_REPORTED"
 
 
 @task
@@ -79,15 +87,47 @@ def _flatten(pulled: Any) -> list[dict[str, Any]]:
     return records
 
 
-@task
-def report(update_task_id: str = "update_leads", **context: Any) -> dict[str, Any]:
-    """
-    Write failed and skipped records (Zoho code and message) to the issues table; count all by code.
+def _ids(requested: Any) -> list[str]:
+    """Return the ids in ``requested``: the form's text, a list of ids, or a list of chunks."""
+    if isinstance(requested, str):
+        return re.findall(r"[0-9]+", requested)
+    if isinstance(requested, int):
+        return [str(requested)]
+    if isinstance(requested, (list, tuple)):
+        return [i for item in requested for i in _ids(item)]
+    return []
 
-    Runs as a teardown: whichever way the update ended, and without deciding the run's state.
+
+def _unreported(update_task_id: str, requested: Any, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return an ``unknown`` record for each requested id that no record of the update covers."""
+    reported = {str(r["id"]) for r in records}
+    missing = [i for i in dict.fromkeys(_ids(requested)) if i not in reported]
+    if missing:
+        log.warning(
+            "%s reported no outcome for %d of the requested lead(s): its last try was lost, so each may or "
+            "may not have been applied (its task-state store lists the chunks Zoho answered)",
+            update_task_id,
+            len(missing),
+        )
+    message = f"{update_task_id} ended without reporting this lead: it may or may not have been applied"
+    return [{"id": i, "outcome": "unknown", "code": NOT_REPORTED, "message": message} for i in missing]
+
+
+@task
+def report(update_task_id: str = "update_leads", requested: Any = None, **context: Any) -> dict[str, Any]:
+    """
+    Write failed, skipped and unknown records (code and message) to the issues table; count all by code.
+
+    Runs as a teardown: whichever way the update ended, and without deciding the run's state. A
+    requested id without a record (the update's last try was lost with its worker, so nothing was
+    pushed) is ``unknown`` with code ``NOT_REPORTED``: never counted as no issue.
+
+    :param update_task_id: the update task whose ``records`` XCom is reported.
+    :param requested: the ids the update was given (text, a list, or a list of chunks).
     """
     ti, run_id, dag_id = context["ti"], context["run_id"], context["dag"].dag_id
     records = _flatten(ti.xcom_pull(task_ids=update_task_id, key="records"))
+    records += _unreported(update_task_id, requested, records)
     issues = [r for r in records if r["outcome"] in ISSUE_OUTCOMES]
     hook = BaseHook.get_hook(STAGING)
     p = hook.placeholder
@@ -154,7 +194,8 @@ def checked_mass_update(
         pool=POOL,
         pool_slots=4,  # = max_concurrency (default 4)
         outlets=list(outlets),
+        **RETRIES,
     )
     [check_table, check_columns] >> batch.operator
-    batch >> update >> report().as_teardown(setups=cast("BaseOperator", batch.operator))
+    batch >> update >> report(requested=batch["ids"]).as_teardown(setups=cast("BaseOperator", batch.operator))
     return update

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import DAG, Param
-from leads_common import POOL, report
+from leads_common import POOL, RETRIES, report
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 
@@ -71,5 +71,6 @@ with DAG(
         data="{{ {params.field: params.value} | tojson }}",
         pool=POOL,
         pool_slots=4,
+        **RETRIES,
     )
-    update >> report().as_teardown()
+    update >> report(requested="{{ params.ids }}").as_teardown()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pendulum
 from airflow.sdk import DAG, task
-from leads_common import CANDIDATES, POOL, select_batch
+from leads_common import CANDIDATES, POOL, RETRIES, select_batch
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 from airflow_crm_provider.operators.revert import LeadsRevertMassUpdateOperator
@@ -69,6 +69,7 @@ with DAG(
         locked_retry_delay=3.0,
         pool=POOL,
         pool_slots=4,  # = max_concurrency (default 4)
+        **RETRIES,
     )
     revert = LeadsRevertMassUpdateOperator(
         task_id="revert_batch",
@@ -76,5 +77,6 @@ with DAG(
         trigger_rule="one_failed",
         pool=POOL,
         pool_slots=4,
+        **RETRIES,
     )
     update >> all_updated() >> revert >> fail_after_revert()

@@ -19,6 +19,7 @@ from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
 from airflow_crm_provider.runs.collector import collection_paused
 from airflow_crm_provider.runs.credit_floor import check_floor, floor_at_start
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.ids_runner import IdsSettings
 from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.runs.ledger import TaskState
@@ -192,7 +193,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         """
         try:
             return read_prior(
-                hook,
+                reads_within(hook, self.min_credits_remaining),
                 inputs.module,
                 inputs.ids,
                 fields,

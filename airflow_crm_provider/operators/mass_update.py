@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.runs import credit_floor
 from airflow_crm_provider.runs.dry_run import run_dry_run
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.ids_runner import ids_result, run_ids_mode
 from airflow_crm_provider.runs.inputs import (
     CheckedInputs,
@@ -38,7 +39,7 @@ from airflow_crm_provider.runs.outcomes import (
     Summary,
     summarize,
 )
-from airflow_crm_provider.runs.prior import read_back, unchanged_entry
+from airflow_crm_provider.runs.prior import read_back, still_unchanged, unchanged_entry
 from airflow_crm_provider.version_compat import conf
 from airflow_crm_provider.zoho.calls import MASS_UPDATE
 
@@ -279,6 +280,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
                 return self._conclude(context, self._with_snapshot(prior, {}, data))
             if self.skip_unchanged:
                 unchanged = prior.unchanged(ids, data, over_write)
+                if prior.reused:  # an earlier try's reading: what it found unchanged may have moved
+                    reads = reads_within(hook, self.min_credits_remaining)
+                    unchanged = still_unchanged(reads, module, unchanged, data, over_write, prior.reused)
                 skip = set(unchanged)
                 to_send = [i for i in ids if i not in skip]
                 self.log.info("%d record(s) already hold the value(s) and are not sent", len(unchanged))
@@ -303,7 +307,8 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
 
         send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
 
-        check = read_back(hook, module=module, data=data, over_write=over_write)
+        reads = reads_within(hook, self.min_credits_remaining)
+        check = read_back(reads, module=module, data=data, over_write=over_write)
         run = run_ids_mode(
             send, to_send, sending, ChunkLedger(state, run_key), inputs.overrides, read_back=check
         )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
 from airflow_crm_provider.operators.update_records import WRITTEN_KEY
 from airflow_crm_provider.runs import credit_floor
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.ids_runner import run_ids_mode
 from airflow_crm_provider.runs.inputs import CheckedInputs, InputError, check_module
 from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
@@ -124,6 +125,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         )
         run = None
         if plan.restore:
+            reads = reads_within(hook, self.min_credits_remaining)
             send = credit_floor.guarded(
                 calls.sender(hook, module, None), hook.credits, self.min_credits_remaining
             )
@@ -133,7 +135,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
                 inputs.sending,
                 ChunkLedger(state, run_key, calls.content),
                 inputs.overrides,
-                read_back=read_back_rows(hook, module=module, expected=calls.expected()),
+                read_back=read_back_rows(reads, module=module, expected=calls.expected()),
                 chunks=calls.chunks,
             )
         result = revert_result(source, plan, run, inputs.thresholds, inputs.overrides)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.operators.rows_base import ZohoCRMRowsOperator
 from airflow_crm_provider.runs import credit_floor
 from airflow_crm_provider.runs.dry_run import run_dry_run
+from airflow_crm_provider.runs.guarded_reads import reads_within
 from airflow_crm_provider.runs.ids_runner import ids_result, run_ids_mode
 from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.runs.outcomes import Decision, RunResult, summarize
-from airflow_crm_provider.runs.planned import PlannedCalls, unchanged_rows
+from airflow_crm_provider.runs.planned import PlannedCalls, still_unchanged_rows, unchanged_rows
 from airflow_crm_provider.runs.planner import plan
 from airflow_crm_provider.runs.policy import InputError
 from airflow_crm_provider.runs.prior import read_back_rows, unchanged_entry
@@ -140,6 +141,7 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
         module, rows = inputs.module, inputs.rows
         state = self._task_state(context, "a retry of this task re-sends every row")
         run_key = fingerprint("update_records", module, inputs.trigger)
+        reads = reads_within(hook, self.min_credits_remaining)
         unchanged: list[str] = []
         snapshot: dict[str, dict[str, Any]] | None = None
         if self.skip_unchanged or self.snapshot:
@@ -149,6 +151,8 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
                 return self._conclude(context, prior)
             if self.skip_unchanged:
                 unchanged = unchanged_rows(rows, prior)
+                if prior.reused:  # an earlier try's reading: what it found unchanged may have moved
+                    unchanged = still_unchanged_rows(reads, module, rows, unchanged, prior.reused)
                 skip = set(unchanged)
                 rows = [row for row in rows if row.id not in skip]
                 self.log.info("%d record(s) already hold their value(s) and are not sent", len(unchanged))
@@ -165,7 +169,7 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
         send = credit_floor.guarded(
             planned.sender(hook, module, inputs.trigger), hook.credits, self.min_credits_remaining
         )
-        check = read_back_rows(hook, module=module, expected=planned.expected())
+        check = read_back_rows(reads, module=module, expected=planned.expected())
         ledger = ChunkLedger(state, run_key, planned.content)
         run = run_ids_mode(
             send,

@@ -17,6 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.runs.collector import collection_paused
+from airflow_crm_provider.runs.maybe_applied import may_have_applied, unreadable_reply
 from airflow_crm_provider.runs.outcomes import (
     NO_RESULT,
     NOT_SENT,
@@ -30,12 +31,11 @@ from airflow_crm_provider.runs.outcomes import (
     rejection_class,
     summarize,
 )
+from airflow_crm_provider.runs.resume import chunked, resume_round, settle_unconfirmed
 from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,
     ErrorClass,
-    ZohoConnectionError,
     ZohoCRMError,
-    ZohoServerError,
     is_final,
 )
 from airflow_crm_provider.zoho.http import backoff
@@ -120,20 +120,21 @@ def run_ids_mode(
     """
     Send every id once, then re-send retry-class records up to ``settings.locked_retries`` times.
 
-    :param send: sends one chunk and returns one entry per id.
+    :param send: sends one chunk (at most ``settings.batch_size`` ids) and returns one entry per id.
     :param ids: unique record ids, in input order.
     :param settings: chunking, concurrency and re-send settings.
     :param ledger: replies of chunks earlier tries sent (reused, not re-sent).
     :param overrides: the user's per-code classes.
     :param read_back: ids -> whether each record holds the new values; settles calls whose reply was
-        lost (``UNCONFIRMED`` otherwise).
+        lost (``UNCONFIRMED`` otherwise), and confirms what earlier tries recorded as updated before
+        it is claimed again.
     :param chunks: splits ids into calls (a plan's calls, see :mod:`~airflow_crm_provider.runs.planned`);
         default: chunks of ``settings.batch_size``. Each chunk is one ``send``; the same ids must split
         the same way in every try, so a retry finds each call's reply in the ledger.
     :param sleep: waits between re-send rounds (injected by tests).
     """
-    chunker = chunks or partial(_chunked, size=settings.batch_size)
-    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, chunker)
+    chunker = chunks or partial(_fixed_chunks, size=settings.batch_size)
+    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, chunker, read_back)
     with collection_paused():  # 500-entry replies decode into many small dicts, none of them cyclic
         run = runner.run(list(ids))
         if read_back is not None and run.unconfirmed:
@@ -177,9 +178,11 @@ class _IdsRunner:
         overrides: dict[str, ErrorClass],
         sleep: Callable[[float], None],
         chunks: Callable[[list[str]], list[list[str]]],
+        read_back: Callable[[list[str]], dict[str, bool]] | None = None,
     ) -> None:
         self._send = send
         self._chunks = chunks
+        self._read_back = read_back
         self._settings = settings
         self._ledger = ledger
         self._overrides = overrides
@@ -210,41 +213,28 @@ class _IdsRunner:
 
     def _round(self, round_no: int, pending: list[str]) -> None:
         """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
-        chunks = self._chunks(pending)
-        resumed = self.result.resumed
-        to_send = [rest for rest in (self._resume(round_no, chunk) for chunk in chunks) if rest]
-        if self.result.resumed > resumed:
+        found = resume_round(self._ledger, round_no, pending, self._chunks, self._settled, self._read_back)
+        self.result.entries.update(found.entries)
+        self.result.resumed += found.resumed
+        if found.resumed:
             log.info(
                 "Round %d: %d record(s) were answered in an earlier try; not sending them again",
                 round_no,
-                self.result.resumed - resumed,
+                found.resumed,
             )
-        if not to_send:
+        if found.error is not None:
+            if isinstance(found.error, CREDIT_ERRORS):
+                self.result.request_error = self.result.request_error or found.error
+            else:
+                self.result.stop_error = self.result.stop_error or found.error
+            return
+        if not found.to_send:
             return
         if round_no:
             delay = self._settings.resend_delay(round_no)
             log.info("Waiting %.1f s before re-send %d", delay, round_no)
             self._sleep(delay)
-        self._send_chunks(round_no, to_send)
-
-    def _resume(self, round_no: int, chunk: list[str]) -> list[str]:
-        """
-        Take what an earlier try recorded for ``chunk``; return the ids that must still be sent.
-
-        Updated records, and records re-sent by the next round anyway (``RECORD_LOCKED``), are taken
-        as recorded; the others (skipped, failed, no result) were not applied, so they are sent
-        again, as a chunk of their own that the following try finds in turn.
-        """
-        stored = self._ledger.get(round_no, chunk)
-        if stored is None:
-            return chunk
-        kept = [(i, e) for i, e in zip(chunk, stored, strict=True) if self._settled(e)]
-        rest = [i for i, e in zip(chunk, stored, strict=True) if not self._settled(e)]
-        self.result.merge([i for i, _ in kept], [e for _, e in kept])
-        self.result.resumed += len(kept)
-        if len(rest) == len(chunk):
-            return chunk
-        return self._resume(round_no, rest) if rest else []
+        self._send_chunks(round_no, found.to_send)
 
     def _settled(self, entry: ZohoEntry) -> bool:
         """Whether a recorded entry stands (updated, or re-sent by the next round anyway)."""
@@ -303,7 +293,7 @@ class _IdsRunner:
         """
         if isinstance(err, CREDIT_ERRORS):
             return self._out_of_credits(err, chunk)
-        if is_final(err):
+        if is_final(err) and not unreadable_reply(err):
             return self._rejected(err, round_no, chunk)
         return self._stop(err, chunk)
 
@@ -335,7 +325,7 @@ class _IdsRunner:
 
     def _stop(self, err: Exception, chunk: list[str]) -> bool:
         """Stop the run on an error a task retry may overcome, saying truly whether Zoho applied the chunk."""
-        if _may_have_applied(err):
+        if may_have_applied(err):
             code, message = UNCONFIRMED, f"sent, but no reply came ({err}): Zoho may have applied it"
             self.result.unconfirmed.append((self._round_no, chunk))
         else:
@@ -347,54 +337,17 @@ class _IdsRunner:
 
     def confirm(self, read_back: Callable[[list[str]], dict[str, bool]]) -> None:
         """
-        Settle unconfirmed chunks by reading their records back: each id is applied or not applied.
-
-        A chunk whose every record holds the new values is kept in the ledger, so no try sends it again.
+        Settle unconfirmed chunks by reading their records back (see :func:`settle_unconfirmed`).
 
         :param read_back: ids -> whether each record holds the values the run set.
         """
-        for round_no, chunk in self.result.unconfirmed:
-            try:
-                holds = read_back(chunk)
-            except Exception as err:  # the records keep UNCONFIRMED: nothing is claimed
-                log.warning("Reading back %d record(s) whose reply was lost failed: %s", len(chunk), err)
-                continue
-            entries = [_read_back_entry(i, holds.get(i, False)) for i in chunk]
-            self.result.merge(chunk, entries)
-            if all(holds.get(i, False) for i in chunk):
-                self._ledger.put(round_no, chunk, entries)
+        self.result.entries.update(settle_unconfirmed(self.result.unconfirmed, read_back, self._ledger))
         self.result.unconfirmed.clear()
 
 
-def _chunked(ids: list[str], size: int | None) -> list[list[str]]:
-    step = size or max(len(ids), 1)
-    return [ids[i : i + step] for i in range(0, len(ids), step)]
-
-
-def _may_have_applied(err: Exception) -> bool:
-    """Tell whether a call that ended in ``err`` may have reached Zoho and been (partly) applied."""
-    if isinstance(err, ZohoConnectionError):
-        return err.maybe_delivered
-    if isinstance(err, ZohoServerError):
-        return True  # Zoho failed while handling it: some records may be written
-    return not isinstance(err, ZohoCRMError)  # Zoho refused it (429, a code), or an error of our own
-
-
-def _read_back_entry(record_id: str, holds: bool) -> ZohoEntry:
-    if holds:
-        return {
-            "id": record_id,
-            "status": "success",
-            "code": SUCCESS,
-            "message": "applied: the call failed or its reply was lost, and reading the record back "
-            "shows the new value(s)",
-            "details": {"id": record_id, "confirmed_by": "read_back"},
-        }
-    return error_entry(
-        record_id,
-        NOT_SENT,
-        "not applied: the reply was lost, and reading the record back shows the old value(s)",
-    )
+def _fixed_chunks(ids: list[str], size: int | None) -> list[list[str]]:
+    """Return ``ids`` in chunks of ``size`` (None: one chunk)."""
+    return chunked(ids, size or max(len(ids), 1))
 
 
 def _align(chunk: list[str], got: list[ZohoEntry]) -> list[ZohoEntry]:

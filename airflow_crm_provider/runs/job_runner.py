@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_crm_provider.runs.maybe_applied import may_have_applied, unreadable_reply
 from airflow_crm_provider.runs.outcomes import (
     Decision,
     RunResult,
@@ -133,6 +134,70 @@ def _resume(hook: ZohoCRMHook, settings: JobSettings, tracker: JobTracker) -> tu
         return None
     log.info("Resuming job %s scheduled by an earlier try of this task (status %s)", job_id, job["status"])
     return job_id, job
+
+
+def schedule_once(hook: ZohoCRMHook, settings: JobSettings, tracker: JobTracker) -> str | RunResult:
+    """
+    Send the job's POST, first kept in the task's state as maybe sent; return the job id or the task's end.
+
+    A POST whose reply was lost (or could not be read) may have scheduled the job. The retry's POST
+    then finds it running (``ALREADY_SCHEDULED``): that job is most likely this task's, so it is
+    followed if Zoho names it, and never reported as "no job was scheduled", nor doubled.
+
+    :param hook: the Zoho CRM hook.
+    :param settings: the run's settings.
+    :param tracker: keeps the job id (and the POST's intent) across tries.
+    :raises ZohoCRMError: Zoho refused the job (the marker is dropped), or a reply that may have
+        scheduled it was lost (transient: the marker stays for the retry).
+    """
+    target = settings.target
+    earlier = tracker.posted_before()
+    tracker.mark_posting()
+    try:
+        job_id = hook.mass_update_by_view(
+            settings.module,
+            settings.data,
+            target.cvid,
+            territory_id=target.territory_id,
+            include_child=target.include_child,
+            over_write=settings.over_write,
+        )
+    except ZohoCRMError as exc:
+        if earlier and exc.code == "ALREADY_SCHEDULED":
+            return _posted_before(settings, tracker, exc)
+        if unreadable_reply(exc):
+            raise ZohoTransientError(
+                f"the reply to the job's POST could not be read ({exc.describe()}); Zoho may have "
+                "scheduled it, and a retry of this task finds out before it schedules one"
+            ) from exc
+        if not may_have_applied(exc):
+            tracker.mark_posting(False)
+        raise
+    if earlier:
+        log.warning(
+            "An earlier try's POST got no reply, and no job was running on %s: job %s is this task's "
+            "(had that POST scheduled a job that finished since, the records are updated twice)",
+            _where(settings),
+            job_id,
+        )
+    tracker.save(job_id)
+    return job_id
+
+
+def _posted_before(settings: JobSettings, tracker: JobTracker, exc: ZohoCRMError) -> str | RunResult:
+    """Return the job an earlier try's lost POST scheduled (if Zoho names it), or how the task ends."""
+    named = exc.details.get("job_id")
+    if named:
+        log.info("Zoho names job %s, running on %s: following it", named, _where(settings))
+        tracker.save(str(named))
+        return str(named)
+    reason = (
+        f"an earlier try sent the mass update of {_where(settings)} and its reply was lost; Zoho now "
+        "answers ALREADY_SCHEDULED: a job is running on the view, most likely that one, and Zoho gives "
+        "no id to follow it by, so its counts are unknown here. No second job was scheduled; check the "
+        "job in Zoho CRM before clearing this task (a cleared task schedules the job again)"
+    )
+    return RunResult(job_summary(settings, None, None), [], Decision("failed", reason))
 
 
 def wait_for_job(
@@ -263,21 +328,14 @@ def run_job(
     :param defer: defers the task to a trigger polling the job (raises ``TaskDeferred``); ``None`` polls here.
     :param sleep: the sleep function of the polling loop.
     """
-    target = settings.target
     try:
         resumed = _resume(hook, settings, tracker)
         if resumed is None:
-            job_id = hook.mass_update_by_view(
-                settings.module,
-                settings.data,
-                target.cvid,
-                territory_id=target.territory_id,
-                include_child=target.include_child,
-                over_write=settings.over_write,
-            )
-            tracker.save(job_id)
+            scheduled = schedule_once(hook, settings, tracker)
+            if isinstance(scheduled, RunResult):
+                return scheduled
+            job_id, job = scheduled, None
             log.info("Scheduled mass update job %s on %s of %s", job_id, _where(settings), settings.module)
-            job: JobStatus | None = None
         else:
             job_id, job = resumed
     except ZohoCRMError as exc:

@@ -244,6 +244,23 @@ class JobTracker:
         if not self._state.set(JOB_KEY, {"job_id": job_id, "target": self._target}):
             log.warning("Job %s is not kept for a retry: a retry of this task schedules a new job", job_id)
 
+    def posted_before(self) -> bool:
+        """Tell whether an earlier try sent the job's POST for this target and got no job id back."""
+        stored = self._state.get(JOB_KEY)
+        return (
+            isinstance(stored, dict)
+            and stored.get("posting") is True
+            and stored.get("target") == self._target
+        )
+
+    def mark_posting(self, posting: bool = True) -> None:
+        """
+        Keep, before the job's POST, that it may be sent (``False`` once Zoho surely scheduled nothing).
+
+        :param posting: whether a POST may have reached Zoho with no job id kept.
+        """
+        self._state.set(JOB_KEY, {"posting": posting, "target": self._target})
+
 
 #: What a success's details keep: an upsert's record id (when not the entry's key) and its action.
 _KEPT_ON_SUCCESS = ("id", "action")

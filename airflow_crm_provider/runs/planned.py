@@ -12,21 +12,25 @@ No Airflow, no HTTP of its own: the writer is the hook.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_crm_provider.runs.planner import MASS_UPDATE, OVER_WRITE
+from airflow_crm_provider.runs.prior import PriorValues
 from airflow_crm_provider.runs.rows import value_key
 from airflow_crm_provider.runs.values import holds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from airflow_crm_provider.runs.guarded_reads import RecordReads
     from airflow_crm_provider.runs.planner import CallKind, Plan
-    from airflow_crm_provider.runs.prior import PriorValues
     from airflow_crm_provider.runs.rows import Row
     from airflow_crm_provider.zoho.api import ZohoEntry
     from airflow_crm_provider.zoho.record_writes import UpsertEntry
+
+log = logging.getLogger(__name__)
 
 
 class RecordWriter(Protocol):
@@ -177,6 +181,35 @@ def unchanged_rows(rows: Sequence[Row], prior: PriorValues) -> list[str]:
         for row in rows
         if row.id in found and all(holds(found[row.id].get(f), v, OVER_WRITE) for f, v in row.values.items())
     ]
+
+
+def still_unchanged_rows(
+    reads: RecordReads, module: str, rows: Sequence[Row], unchanged: list[str], read_before: set[str]
+) -> list[str]:
+    """
+    Return those of ``unchanged`` that still hold their row's values, reading again those an earlier try read.
+
+    An earlier try's reading may be stale (a retry comes minutes later): a record not written must not
+    be reported ``UNCHANGED`` from it. If reading fails they are all sent.
+
+    :param reads: the hook's record reads (under the credit floor).
+    :param module: module API name.
+    :param rows: the run's rows.
+    :param unchanged: the ids found unchanged.
+    :param read_before: the ids an earlier try read; the others were read by this try, and stand.
+    """
+    stale = [i for i in unchanged if i in read_before]
+    if not stale:
+        return unchanged
+    by_id = {str(row.id): row for row in rows}
+    fields = list(dict.fromkeys(f for i in stale for f in by_id[i].values))
+    try:
+        found = reads.get_records(module, stale, fields)
+    except Exception as err:
+        log.warning("Reading %d unchanged record(s) again failed (%s); sending them", len(stale), err)
+        found = {}
+    still = set(unchanged_rows([by_id[i] for i in stale], PriorValues(values=dict(found))))
+    return [i for i in unchanged if i not in read_before or i in still]
 
 
 def row_key(index: int) -> str:

@@ -23,7 +23,7 @@ from airflow_crm_provider.zoho.errors import ZohoCRMError, is_final
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
+    from airflow_crm_provider.runs.guarded_reads import RecordReads
     from airflow_crm_provider.runs.ledger import PriorLedger
     from airflow_crm_provider.zoho.api import ZohoEntry
 
@@ -41,11 +41,13 @@ class PriorValues:
     :param values: id -> field API name -> value, for the records Zoho returned.
     :param missing: ids Zoho did not return (no such record, or not visible to the user).
     :param reads: record-read requests this try made (pieces reused from an earlier try cost none).
+    :param reused: ids whose reading came from an earlier try (kept in the ledger).
     """
 
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     reads: int = 0
+    reused: set[str] = field(default_factory=set)
 
     def unchanged(self, ids: Sequence[str], data: Mapping[str, Any], over_write: bool) -> list[str]:
         """
@@ -68,7 +70,7 @@ class PriorValues:
 
 
 def read_prior(
-    hook: ZohoCRMHook,
+    hook: RecordReads,
     module: str,
     ids: Sequence[str],
     fields: Sequence[str],
@@ -82,7 +84,7 @@ def read_prior(
     Pieces of 500 ids are read side by side, at most ``max_concurrency`` at a time, and each is kept
     in the ledger as it completes (from this thread only).
 
-    :param hook: the Zoho CRM hook.
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
     :param module: Zoho module API name.
     :param ids: unique record ids, in input order.
     :param fields: the field API names the run writes.
@@ -107,7 +109,7 @@ def read_prior(
             readings[n] = stored
     reused = sum(len(pieces[n]) for n in readings)
     todo = [n for n in range(len(pieces)) if n not in readings]
-    prior = PriorValues()
+    prior = PriorValues(reused={i for n in readings for i in pieces[n]})
     error: BaseException | None = None
     if todo:
         with ThreadPoolExecutor(
@@ -146,6 +148,44 @@ def read_prior(
     return prior
 
 
+def still_unchanged(
+    hook: RecordReads,
+    module: str,
+    ids: Sequence[str],
+    data: Mapping[str, Any],
+    over_write: bool,
+    read_before: set[str],
+) -> list[str]:
+    """
+    Return those of ``ids`` that still hold every value of ``data``, reading again those an earlier try read.
+
+    An earlier try's reading found them unchanged; they may have moved since (a retry comes minutes
+    later), and a record not written must not be reported ``UNCHANGED`` from a stale reading. If
+    reading fails they are all sent: writing a value a record holds is harmless, a false report is not.
+
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
+    :param module: Zoho module API name.
+    :param ids: the records found unchanged (none of them written by this run).
+    :param data: field API name -> value the run sets.
+    :param over_write: the run's ``over_write`` flag.
+    :param read_before: the ids an earlier try read; the others were read by this try, and stand.
+    """
+    stale = [i for i in ids if i in read_before]
+    if not stale:
+        return list(ids)
+    try:
+        found = hook.get_records(module, stale, list(data))
+    except Exception as err:
+        log.warning("Reading %d unchanged record(s) again failed (%s); sending them", len(stale), err)
+        found = {}
+    now = PriorValues(values={i: found[i] for i in stale if i in found})
+    still = set(now.unchanged(stale, data, over_write))
+    if len(still) < len(stale):
+        moved = len(stale) - len(still)
+        log.info("%d record(s) no longer hold the value(s) since an earlier try read them", moved)
+    return [i for i in ids if i not in read_before or i in still]
+
+
 def unchanged_entry(
     record_id: str, message: str = "already holds the value(s) to set; not sent"
 ) -> ZohoEntry:
@@ -165,12 +205,12 @@ def read_failure(err: BaseException) -> tuple[str, BaseException | None]:
 
 
 def read_back(
-    hook: ZohoCRMHook, *, module: str, data: Mapping[str, Any], over_write: bool
+    hook: RecordReads, *, module: str, data: Mapping[str, Any], over_write: bool
 ) -> Callable[[list[str]], dict[str, bool]]:
     """
     Return ``ids -> {id: whether the record holds data's values}``, reading the target fields only.
 
-    :param hook: the Zoho CRM hook.
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
     :param module: Zoho module API name.
     :param data: field API name -> value the run sets.
     :param over_write: the run's ``over_write`` flag.
@@ -189,14 +229,14 @@ def read_back(
 
 
 def read_back_rows(
-    hook: ZohoCRMHook, *, module: str, expected: Mapping[str, Mapping[str, Any]]
+    hook: RecordReads, *, module: str, expected: Mapping[str, Mapping[str, Any]]
 ) -> Callable[[list[str]], dict[str, bool]]:
     """
     Return ``ids -> {id: whether the record holds its own values}``, for a run with a value per record.
 
     Only the fields the ids' rows set are read; multi-select values count as replaced.
 
-    :param hook: the Zoho CRM hook.
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
     :param module: Zoho module API name.
     :param expected: id -> field API name -> the value the run sets on that record.
     """

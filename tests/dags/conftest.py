@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,13 @@ def staging(tmp_path, monkeypatch) -> Staging:
 
 
 def _fast(task) -> None:
-    """Make a Zoho task of an example DAG fast: no re-send delay, few hook retries, quick polls."""
-    fast = {"locked_retry_delay": 0, "hook_params": FAST_HOOK, "poll_interval": 0.1}
+    """Make a Zoho task of an example DAG fast: no re-send or retry delay, few hook retries, quick polls."""
+    fast = {
+        "locked_retry_delay": 0,
+        "hook_params": FAST_HOOK,
+        "poll_interval": 0.1,
+        "retry_delay": timedelta(0),
+    }
     if hasattr(task, "partial_kwargs"):  # mapped
         task.partial_kwargs.update(fast)
     else:

@@ -116,6 +116,10 @@ class PulledRecords:
         return self.records
 
 
+class Dag:
+    dag_id = "d"
+
+
 def test_a_retried_report_replaces_its_own_rows_only(staging):
     import leads_common
 
@@ -126,9 +130,6 @@ def test_a_retried_report_replaces_its_own_rows_only(staging):
         {"id": "3", "outcome": "failed", "code": "INVALID_DATA", "message": "invalid data"},
         {"id": "4", "outcome": "updated", "code": "SUCCESS", "message": "record updated"},
     ]
-
-    class Dag:
-        dag_id = "d"
 
     counts = leads_common.report.function(ti=PulledRecords(records), run_id="this-run", dag=Dag())
 
@@ -141,3 +142,44 @@ def test_a_retried_report_replaces_its_own_rows_only(staging):
         "by_outcome": {"failed": 1, "updated": 1},
         "issues": 1,
     }
+
+
+@pytest.mark.parametrize(
+    "requested",
+    [["10", "11", "12"], "10\n11, 12", [["10", "11"], ["12"]]],
+    ids=["batch", "form", "chunks"],
+)
+def test_a_lost_update_is_reported_unknown_not_as_no_issues(staging, requested):
+    import leads_common
+
+    # the update's last try died with its worker: no records were pushed, one id was reported
+    # by another (mapped) instance
+    pulled = [None, [{"id": "11", "outcome": "updated", "code": "SUCCESS", "message": "record updated"}]]
+    counts = leads_common.report.function(
+        ti=PulledRecords(pulled), requested=requested, run_id="this-run", dag=Dag()
+    )
+
+    assert counts == {
+        "by_code": {"SUCCESS": 1, "NOT_REPORTED": 2},
+        "by_outcome": {"updated": 1, "unknown": 2},
+        "issues": 2,
+    }
+    rows = staging.query("SELECT lead_id, outcome, code, message FROM lead_update_issues ORDER BY lead_id")
+    assert [r[:3] for r in rows] == [("10", "unknown", "NOT_REPORTED"), ("12", "unknown", "NOT_REPORTED")]
+    assert "may or may not have been applied" in rows[0][3]
+
+
+def test_every_zoho_task_retries_a_lost_try(load_dags):
+    from leads_common import RETRIES
+
+    zoho_tasks = 0
+    for file_name in ("leads_daily.py", "leads_on_demand.py", "leads_at_scale.py", "leads_undo.py"):
+        for dag in load_dags(file_name).values():
+            for task in dag.tasks:
+                if "MassUpdate" in task.task_type:
+                    zoho_tasks += 1
+                    retries = (
+                        task.partial_kwargs["retries"] if hasattr(task, "partial_kwargs") else task.retries
+                    )
+                    assert retries == RETRIES["retries"], (dag.dag_id, task.task_id)
+    assert zoho_tasks == 6

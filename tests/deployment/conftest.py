@@ -84,6 +84,16 @@ def staging_sql(stack: Stack, query: str) -> list[list[str]]:
     return [line.split("\t") for line in out.splitlines() if line]
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the recovery figures the fault scenarios measured."""
+    from faults import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("docker-compose stack: recovery")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
+
+
 def _log(message: str) -> None:
     print(f"[compose] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
@@ -101,11 +111,14 @@ def compose_variables() -> dict[str, str]:
     return {**variables, "AIRFLOW_IMAGE_NAME": f"{REPO}/airflow-crm-provider:checkout"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def compose_stack(
     compose_variables: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StackRun]:
-    """Build and start the stack, run the example pipelines through the scheduler, tear it all down."""
+    """Build and start the stack, run the example pipelines through the scheduler, tear it all down.
+
+    One stack for the session: the fault scenarios (test_faults.py) run on it after the pipelines.
+    """
     workdir = tmp_path_factory.mktemp("compose")
     stack = Stack(workdir, compose_variables)
     failed = True

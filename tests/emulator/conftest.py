@@ -110,6 +110,12 @@ def mint(zoho_emulator: RunningEmulator) -> Mint:
 
 
 @pytest.fixture
+def crm_at() -> Callable[[str, str | None], Crm]:
+    """Return ``crm_at(url, token=None)``: a CRM caller for an emulator the test started itself."""
+    return lambda url, token=None: Crm(url, token or _mint(url).json()["access_token"])
+
+
+@pytest.fixture
 def crm(zoho_emulator: RunningEmulator) -> Crm:
     """A CRM caller holding a freshly minted token."""
     answer = _mint(zoho_emulator.url).json()

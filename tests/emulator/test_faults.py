@@ -1,4 +1,4 @@
-"""Fault injection: latency, 429s, 500s, dropped connections (the org limits: test_org_limits.py)."""
+"""Fault injection: latency, 429s, 500s, dropped connections, garbled bodies (limits: test_org_limits.py)."""
 
 from __future__ import annotations
 
@@ -127,3 +127,18 @@ def test_lost_replies_are_counted_out_once_among_requests_in_flight(
         assert client.config()["lose_replies"] == 0
     assert client.counters()["lost_replies"] == 15
     assert crm.call("GET", USERS).status_code == 200  # and nothing after them is lost
+
+
+def test_a_garbled_reply_is_a_200_that_is_not_json_after_the_update_is_applied(
+    crm: Crm, zoho_emulator: RunningEmulator
+) -> None:
+    client = zoho_emulator.client
+    client.configure(garble_replies=1)
+    response = crm.mass_update(BODY)
+    assert response.status_code == 200
+    with pytest.raises(requests.exceptions.JSONDecodeError):
+        response.json()
+    assert client.records()[SEED_IDS[0]]["City"] == "Porto"  # the work was done
+    assert client.counters()["garbled_replies"] == 1
+    assert client.config()["garble_replies"] == 0
+    assert crm.mass_update(BODY).json()["data"][0]["code"] == "SUCCESS"  # one reply only

@@ -233,6 +233,8 @@ def test_records_that_were_not_updated_are_sent_again_on_a_later_try(zoho_crm_co
 
     emulator.reset()  # someone approved the record meanwhile (and the request log starts anew)
     emulator.seed("Leads", ids=ids)
+    updated = [ids[0], *ids[2:]]
+    emulator.seed("Leads", ids=updated, fields={"No_of_Employees": 250})  # what the first try set stays
     again = run_task(leads_op(ids=ids, batch_size=2), make_context(store))
     assert again.summary["updated"] == 4
     assert posts_per_id(emulator) == {ids[1]: 1}  # only the record Zoho had not updated

@@ -2,16 +2,18 @@
 Command line of the emulator.
 
 ``python -m airflow_crm_provider.testing.emulator --host 127.0.0.1 --port N [--config JSON]
-[--tls DIR --tls-host NAME ...]``
+[--tls DIR --tls-host NAME ...] [--state-file PATH]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from typing import Any
 
 from airflow_crm_provider.testing.emulator.config import EmulatorConfig
+from airflow_crm_provider.testing.emulator.persistence import STATE_FILE_VARIABLE, StateFileError
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -52,6 +54,13 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="host name the certificate covers (repeat it; default localhost and 127.0.0.1)",
     )
+    parser.add_argument(
+        "--state-file",
+        metavar="PATH",
+        default=os.environ.get(STATE_FILE_VARIABLE) or None,
+        help=f"keep the org in PATH across restarts: loaded at start, saved on every change "
+        f"(default: ${STATE_FILE_VARIABLE}; none: the org lives in memory only)",
+    )
     args = parser.parse_args(argv)
     if args.tls_host and not args.tls:
         parser.error("--tls-host needs --tls DIR")
@@ -66,7 +75,11 @@ def main(argv: list[str] | None = None) -> None:
         from airflow_crm_provider.testing.emulator.tls import ensure_certificates
 
         tls = ensure_certificates(args.tls, args.tls_host or ["localhost", "127.0.0.1"])
-    serve(args.host, args.port, args.config, parent_pid=args.parent_pid, tls=tls)
+    state_file = args.state_file
+    try:
+        serve(args.host, args.port, args.config, parent_pid=args.parent_pid, tls=tls, state_file=state_file)
+    except StateFileError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
 
 
 if __name__ == "__main__":

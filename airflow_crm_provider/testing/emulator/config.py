@@ -23,6 +23,7 @@ _KINDS: dict[str, str] = {
     "burst_5xx": "count",
     "drop_connections": "count",
     "lose_replies": "count",
+    "garble_replies": "count",
     "job_duration": "seconds",
     "fail_jobs": "bool",
     "mint_limit": "count",
@@ -79,6 +80,8 @@ class EmulatorConfig:
     :param drop_connections: the next N CRM requests get their TCP connection closed, no response.
     :param lose_replies: the next N admitted CRM requests are carried out (a mass update applied),
         then their connection is closed instead of answering: a reply lost after Zoho acted.
+    :param garble_replies: the next N admitted CRM requests are carried out, then answered HTTP 200
+        with a body that is not JSON (cut or corrupted on the way): a reply that cannot be read.
     :param job_duration: seconds a cvid/territory job takes from SCHEDULED to COMPLETED.
     :param fail_jobs: new jobs end FAILED and change no record.
     :param mint_limit: access tokens one refresh token may mint per ``mint_window``.
@@ -108,6 +111,7 @@ class EmulatorConfig:
     burst_5xx: int = 0
     drop_connections: int = 0
     lose_replies: int = 0
+    garble_replies: int = 0
     job_duration: float = 3.0
     fail_jobs: bool = False
     mint_limit: int = 10

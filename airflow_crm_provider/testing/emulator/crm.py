@@ -183,6 +183,7 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
             state.counters.lost_replies += 1
             return None
         state.config.lose_replies += 1
+    response = faults.garbled(state, response)
     response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
     return response
 

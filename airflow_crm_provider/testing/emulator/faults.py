@@ -1,4 +1,4 @@
-"""Fault injection for ``/crm/`` requests: latency, 429s, 500s and dropped connections."""
+"""Fault injection for ``/crm/`` requests: latency, 429s, 500s, dropped connections, garbled bodies."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from starlette.responses import Response
+
 from airflow_crm_provider.testing.emulator.responses import bare_error
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.responses import Response
 
     from airflow_crm_provider.testing.emulator.state import EmulatorState
 
@@ -87,3 +88,18 @@ async def delay(state: EmulatorState) -> None:
     seconds = config.latency + (state.rng.uniform(0, config.latency_jitter) if config.latency_jitter else 0)
     if seconds > 0:
         await asyncio.sleep(seconds)
+
+
+def garbled(state: EmulatorState, response: Response) -> Response:
+    """
+    Return HTTP 200 with the first half of ``response``'s body and bytes that are not JSON, if asked.
+
+    :param state: the emulator state (``garble_replies`` counts down).
+    :param response: the answer the request got (its work is done).
+    """
+    if state.config.garble_replies <= 0:
+        return response
+    state.config.garble_replies -= 1
+    state.counters.garbled_replies += 1
+    body = bytes(response.body)
+    return Response(body[: len(body) // 2] + b"\x00\xff<garbled>", 200, media_type="application/json")

@@ -72,6 +72,7 @@ def serve(
     announce: Callable[[str], None] | None = None,
     parent_pid: int | None = None,
     tls: TLSFiles | None = None,
+    state_file: str | None = None,
 ) -> None:
     """
     Run the emulator until interrupted (SIGINT/SIGTERM).
@@ -83,15 +84,24 @@ def serve(
         socket accepts connections (default: print it to stdout).
     :param parent_pid: stop when this process (the one that started us) ends, even if killed.
     :param tls: serve https with this server certificate and key (default: plain http).
+    :param state_file: keep the org in this file: loaded now if it exists, saved on every change
+        (see :mod:`.persistence`); the settings in ``config`` then apply on top of the saved ones.
     """
     app = create_app(config)
+    persistent = None
+    if state_file:
+        from airflow_crm_provider.testing.emulator.persistence import PersistentState
+
+        persistent = PersistentState(app, state_file)
+        if persistent.loaded:
+            app.state.emulator.configure(config or {})
     sock = bind(host, port)
     bound_port = sock.getsockname()[1]
     scheme = "https" if tls else "http"
     url = f"{scheme}://[{host}]:{bound_port}" if ":" in host else f"{scheme}://{host}:{bound_port}"
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            persistent or app,
             log_level="warning",
             access_log=False,
             server_header=False,
@@ -105,4 +115,8 @@ def serve(
     if parent_pid is not None:
         threading.Thread(target=_exit_with_parent, args=(server, parent_pid), daemon=True).start()
     (announce or (lambda line: print(line, flush=True)))(BANNER + url)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if persistent is not None:
+            persistent.save()

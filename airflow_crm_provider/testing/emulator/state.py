@@ -45,6 +45,7 @@ class Counters:
     answered_5xx: int = 0
     dropped_connections: int = 0
     lost_replies: int = 0
+    garbled_replies: int = 0
     #: requests answered by a refusal seeded through the admin API
     refusals_answered: int = 0
     #: access tokens invalidated because a newer one exceeded the active-token limit

@@ -8,4 +8,7 @@ RUN mkdir -p "$PGDATA" /run/postgresql && chown -R postgres:postgres "$PGDATA" /
 COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
 USER postgres
 EXPOSE 5432
+# Fast shutdown (as the official image): SIGTERM's smart shutdown waits for every client, so a
+# `docker stop` ran out of time and killed it, and each start began with crash recovery.
+STOPSIGNAL SIGINT
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/postgres-entrypoint"]
