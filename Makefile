@@ -37,9 +37,12 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Parallel workers (pytest-xdist): each has its own AIRFLOW_HOME, ports, tmp dirs and DB names;
+# a module's tests stay on one worker (--dist loadscope), so module fixtures are made once.
+PYTEST_WORKERS ?= 3
 test: lint install-floor
-	$(VENV)/bin/pytest -m "not compose"
-	$(FLOOR_VENV)/bin/pytest -m "not slow" -p no:cacheprovider
+	$(VENV)/bin/pytest -m "not compose" -n $(PYTEST_WORKERS) --dist loadscope
+	$(FLOOR_VENV)/bin/pytest -m "not slow" -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadscope
 
 # The docker-compose stack for real (tests/deployment): installs Docker and debootstrap if missing,
 # starts an engine if none runs and stops it after; base images stay cached between runs.

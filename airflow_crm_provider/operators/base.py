@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import BaseOperator
 
 from airflow_crm_provider.deprecations import renamed_conn_id
-from airflow_crm_provider.operators.links import ZohoCRMLink, save_link_target
+from airflow_crm_provider.operators.links import LINK_TARGET_KEY, ZohoCRMLink, save_link_target
 from airflow_crm_provider.runs.collector import collection_paused
 from airflow_crm_provider.runs.credit_floor import check_floor, floor_at_start
 from airflow_crm_provider.runs.guarded_reads import reads_within
@@ -82,6 +82,8 @@ class ZohoCRMBaseOperator(BaseOperator):
     action: ClassVar[WriteAction]
     #: What the run is, in messages and reports (``"mass update"``, ``"revert"``).
     _what: ClassVar[str]
+    #: Whether this try saved the extra link's target (else :meth:`_conclude` saves an empty one).
+    _link_saved = False
 
     def __init__(
         self,
@@ -170,6 +172,7 @@ class ZohoCRMBaseOperator(BaseOperator):
             final = isinstance(err, (ValueError, TypeError))
             self._refuse(context, reason, ids, retryable=None if final else err)
         save_link_target(context["ti"], hook, module, ids, cvid)
+        self._link_saved = True
         return hook
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
@@ -270,11 +273,13 @@ class ZohoCRMBaseOperator(BaseOperator):
         summary["reason"] = str(retryable) if retryable is not None else decision.reason
         if retryable is None and outcome != "success":
             # first, and outside Airflow's collapsed "Post Execute" group that logs the exception
-            log.warning("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
+            log.info("Zoho CRM %s of %s %s: %s", self._what, summary["module"], outcome, decision.reason)
         log.info("%s", format_report(summary, records, what=self._what))
-        if self.do_xcom_push:
-            ti = context["ti"]
-            with collection_paused():  # Airflow serializes each record into new dicts: no full collections
+        ti = context["ti"]
+        with collection_paused():  # Airflow serializes each record into new dicts: no full collections
+            if not self._link_saved:  # an empty target: the link (and lineage) read it without a "not found"
+                ti.xcom_push(key=LINK_TARGET_KEY, value=None)
+            if self.do_xcom_push:
                 if result.snapshot is not None:
                     ti.xcom_push(key="snapshot", value=result.snapshot)
                 ti.xcom_push(key="records", value=list(records))

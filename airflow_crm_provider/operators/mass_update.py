@@ -220,8 +220,9 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         state = self._task_state(context, "a retry of this task schedules a new job")
 
         def on_scheduled(job_id: str) -> None:
+            # an object, not the bare id: Airflow's XCom view reads a bare digit string as a number
             if self.do_xcom_push:
-                context["ti"].xcom_push(key="job_id", value=job_id)
+                context["ti"].xcom_push(key="job_id", value={"job_id": job_id})
 
         def defer(deferral: Deferral) -> None:
             trigger = self._trigger(deferral, hook)
@@ -255,6 +256,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
         :param context: the task context.
         :param event: ``{"status", "job_id", "job", "message", ...}`` from the trigger.
         """
+        self._link_saved = True  # before the deferral
         try:
             view = self._view_target()
             inputs = self._inputs()

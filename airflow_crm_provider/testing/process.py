@@ -45,8 +45,9 @@ class RunningEmulator:
         """
         Return an Airflow ``zoho_crm`` connection (as a dict) that talks to this emulator.
 
-        Extras: ``refresh_token``, ``accounts_url``, ``api_url``, ``api_version`` (``v8``), plus
-        ``cache="file"`` and ``cache_dir`` when a token cache directory is set.
+        Extras: ``refresh_token``, ``accounts_url``, ``api_url``, plus ``cache_dir`` when a token cache
+        directory is set (the file cache and ``v8`` are the defaults). No short extra: Airflow hands
+        every extra to its secrets masker, which warns about values under 5 characters.
 
         :param extra_overrides: extras to set; a None value removes that extra.
         """
@@ -54,10 +55,9 @@ class RunningEmulator:
             "refresh_token": defaults.REFRESH_TOKEN,
             "accounts_url": self.url,
             "api_url": self.url,
-            "api_version": "v8",
         }
         if self.cache_dir is not None:
-            extra.update(cache="file", cache_dir=self.cache_dir)
+            extra.update(cache_dir=self.cache_dir)
         extra.update(extra_overrides)
         return {
             "conn_type": "zoho_crm",
@@ -126,7 +126,8 @@ def start_emulator(
     """
     Start ``python -m airflow_crm_provider.testing.emulator`` in a new process and wait until it answers.
 
-    The emulator exits by itself when this process ends, even if it is killed without cleanup.
+    The emulator exits by itself when this process ends, even if it is killed without cleanup. It runs
+    in a session of its own, so a Ctrl-C to the caller's process group reaches the caller only.
 
     :param config: emulator settings that differ from the defaults.
     :param host: interface to listen on.
@@ -146,7 +147,9 @@ def start_emulator(
         command += ["--config", json.dumps(config)]
     deadline = time.monotonic() + startup_timeout
     with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+        # its own session: a Ctrl-C meant for the caller's process group does not stop it under the
+        # caller's feet (the caller stops it, or it exits with the caller)
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     url = _read_banner(log_path, process, deadline)
     client = EmulatorClient(url)
     while not client.health():

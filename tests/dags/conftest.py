@@ -118,3 +118,26 @@ def xcom(dag_run, task_id: str, key: str = "return_value", map_index: int = -1):
         query = XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
         rows = {row.map_index: XComModel.deserialize_value(row) for row in session.scalars(query)}
     return rows.get(map_index)
+
+
+@pytest.fixture
+def dag_from_source(airflow_db, tmp_path, monkeypatch):
+    """Return ``load(source) -> {dag_id: DAG}``: DAG code written as a file of a dags folder of this test."""
+    from airflow import settings
+
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    # dag.test() serialises the DAG from its bundle: the folder is the dags folder for this test
+    monkeypatch.setenv("AIRFLOW__CORE__DAGS_FOLDER", str(folder))
+    monkeypatch.setattr(settings, "DAGS_FOLDER", str(folder))
+
+    def load(source: str):
+        name = f"dag_under_test_{uuid.uuid4().hex}"
+        path = folder / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return {dag.dag_id: dag for dag in vars(module).values() if type(dag).__name__ == "DAG"}
+
+    return load

@@ -205,6 +205,31 @@ def test_the_job_dag_defers_then_completes_through_the_triggerer(page, airflow_u
     shot(page, "job-done")
 
 
+def test_the_job_id_reads_and_copies_exactly(page, airflow_ui, shot) -> None:
+    """18-digit ids exceed a JavaScript number: the XCom view must show and copy them as written."""
+    from airflow_crm_provider.testing.client import EmulatorClient
+
+    emulator = EmulatorClient(airflow_ui["emulator"])
+    try:
+        job_id = emulator.jobs()[-1]["job_id"]
+    finally:
+        emulator.close()
+    assert len(job_id) == 18
+    page.goto(f"{RUNS[JOB_DAG]}/tasks/update_view/xcom")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("row").filter(has_text="job_id").first.get_by_role(
+        "button", name="Copy to clipboard"
+    ).wait_for()
+    page.get_by_role("button", name="Expand all extra JSON").click()
+    for key in ("job_id", "return_value"):
+        row = page.get_by_role("row").filter(has_text=key).first
+        row.get_by_text(job_id).first.wait_for()
+        assert re.search(rf'"job_id"\s*:\s*"{job_id}"', row.inner_text().replace("\xa0", " ")), key
+        row.get_by_role("button", name="Copy to clipboard").click()
+        assert json.loads(page.evaluate("navigator.clipboard.readText()"))["job_id"] == job_id
+    shot(page, "job-xcom-ids")
+
+
 def test_the_extra_link_opens_the_custom_view_in_zoho_crm(page, shot) -> None:
     expected = f"https://crm.zoho.com/crm/tab/Leads/custom-view/{VIEW}/list"
     # no internet here: Zoho's web UI answers with a stand-in page, the URL is what counts

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,8 +35,6 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
             "refresh_token": REFRESH_TOKEN,
             "accounts_url": zoho_emulator.url,
             "api_url": zoho_emulator.url,
-            "api_version": "v8",
-            "cache": "file",
             "cache_dir": str(tmp_path / "tokens"),
         },
     }
@@ -45,12 +44,9 @@ def test_zoho_crm_conn_points_airflow_at_the_emulator(
 
 
 def test_connection_variants(zoho_emulator: RunningEmulator) -> None:
-    extra = json.loads(zoho_emulator.connection_json(auth_scheme="Bearer", api_version=None, cache=None))[
-        "extra"
-    ]
+    extra = json.loads(zoho_emulator.connection_json(auth_scheme="Bearer", api_url=None))["extra"]
     assert extra["auth_scheme"] == "Bearer"
-    assert "api_version" not in extra
-    assert "cache" not in extra
+    assert "api_url" not in extra
 
 
 def test_the_plugin_imports_nothing_heavy() -> None:
@@ -156,3 +152,48 @@ def test_a_start_that_times_out_leaves_no_process(monkeypatch: pytest.MonkeyPatc
         start_emulator(log_path=tmp_path / "log", startup_timeout=0)
     (process,) = started
     assert process.returncode is not None  # killed and reaped, not left as a zombie
+
+
+def test_run_by_hand_it_prints_a_connection_airflow_can_use(tmp_path: Path) -> None:
+    """The line the emulator prints, pasted into a shell, gives a zoho_crm_default that connects."""
+    command = [sys.executable, "-m", "airflow_crm_provider.testing.emulator", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        guard = threading.Timer(60, process.kill)  # an emulator that prints less must not hang the test
+        guard.start()
+        try:
+            lines = [process.stdout.readline() for _ in range(3)]
+            (export,) = [line for line in lines if line.startswith("export AIRFLOW_CONN_ZOHO_CRM_DEFAULT=")]
+            probe = (
+                "from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook; "
+                "print(ZohoCRMHook().test_connection())"
+            )
+            result = subprocess.run(
+                ["bash", "-c", f'{export}\n"{sys.executable}" -c "{probe}"'],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "TMPDIR": str(tmp_path)},
+            )
+        finally:
+            guard.cancel()
+            process.terminate()
+    assert result.returncode == 0, result.stderr
+    assert "(True, 'Connected to Zoho CRM v8 at http://127.0.0.1:" in result.stdout
+    assert "Patricia Boyle" in result.stdout
+
+
+def test_the_command_lines_help_suggests_no_port_of_airflows() -> None:
+    command = [sys.executable, "-m", "airflow_crm_provider.testing.emulator", "--help"]
+    shown = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    import airflow_crm_provider.testing.emulator as package
+
+    assert "8080" not in shown + (package.__doc__ or "")
+    assert "8765" in shown
+
+
+def test_a_ctrl_c_to_the_callers_group_does_not_reach_the_emulator(tmp_path: Path) -> None:
+    """The caller decides when its emulator stops: a terminal's SIGINT to the group spares the emulator."""
+    with start_emulator(log_path=tmp_path / "log") as emulator:
+        assert emulator.process is not None
+        assert os.getpgid(emulator.process.pid) != os.getpgid(0)
+        assert emulator.client.health()

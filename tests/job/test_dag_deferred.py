@@ -21,7 +21,7 @@ from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 
 @task
 def check(ti=None):
-    job_id = ti.xcom_pull(task_ids="rate_view", key="job_id")
+    job_id = ti.xcom_pull(task_ids="rate_view", key="job_id")["job_id"]
     summary = ti.xcom_pull(task_ids="rate_view")
     return {"job_id": job_id, "type": type(job_id).__name__, "summary_job_id": summary["job_id"]}
 

@@ -84,7 +84,7 @@ def test_job_mode_polls_to_completion(emulator):
     out = run_task(job_op(cvid=int(my_view), max_failed_records=0))
     assert out.state == "success", out.error
     assert out.summary["mode"] == "job"
-    assert out.summary["job_id"] == out.pushed["job_id"]
+    assert out.pushed["job_id"] == {"job_id": out.summary["job_id"]}  # an object: the UI shows it exactly
     assert (out.summary["requested"], out.summary["updated"], out.summary["failed"]) == (3, 3, 0)
     assert out.records == []
     assert "counts only" in out.summary["note"]
@@ -109,7 +109,7 @@ def test_deferrable_defers_then_concludes_from_the_event(emulator):
     assert deferred.method_name == "execute_complete"
     assert timedelta(seconds=30) < deferred.timeout <= timedelta(seconds=120)
     _path, kwargs = trigger.serialize()
-    assert kwargs["job_id"] == context["ti"].pushed["job_id"]
+    assert {"job_id": kwargs["job_id"]} == context["ti"].pushed["job_id"]
     assert (kwargs["zoho_crm_conn_id"], kwargs["module"], kwargs["poll_interval"]) == (
         "zoho_crm_default",
         "Leads",
@@ -194,7 +194,8 @@ def test_a_retry_after_the_deferred_try_died_resumes_the_job(emulator):
     first_job = store.get("zoho_crm.mass_update.job")["job_id"]
     out = run_task(job_op(deferrable=False), make_context(store))
     assert out.state == "success", out.error
-    assert out.summary["job_id"] == out.pushed["job_id"] == first_job
+    assert out.pushed["job_id"] == {"job_id": out.summary["job_id"]}
+    assert out.summary["job_id"] == first_job
     assert emulator.counters()["jobs_scheduled"] == 1
 
 

@@ -60,6 +60,7 @@ def conclude(context, result, state=None, *, push=True):
     operator = ZohoCRMMassUpdateOperator(
         task_id="conclude", module="Leads", data={"City": "x"}, do_xcom_push=push
     )
+    operator._link_saved = True  # as after the connection was resolved
     return operator._conclude(context, result, state)
 
 

@@ -4,7 +4,7 @@ A stateful Zoho CRM emulator with an org's limits.
 It serves the OAuth token endpoint, mass update, job status, record reads and metadata, with
 concurrency by edition, 15 active tokens per refresh token, scopes, seedable errors and faults.
 
-Run it with ``python -m airflow_crm_provider.testing.emulator --port 8080``, or in tests through the
+Run it with ``python -m airflow_crm_provider.testing.emulator --port 8765``, or in tests through the
 fixtures of :mod:`airflow_crm_provider.testing.pytest_plugin`. Its admin API lives under
 ``/__emulator__/`` and is wrapped by :class:`airflow_crm_provider.testing.client.EmulatorClient`.
 Every setting and limit is described in the project's ``docs/emulator.md``.

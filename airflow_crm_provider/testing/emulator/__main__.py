@@ -12,8 +12,30 @@ import json
 import os
 from typing import Any
 
+from airflow_crm_provider.testing.emulator import BANNER
 from airflow_crm_provider.testing.emulator.config import EmulatorConfig
 from airflow_crm_provider.testing.emulator.persistence import STATE_FILE_VARIABLE, StateFileError
+
+
+def connection_line(url: str) -> str:
+    """
+    Return a shell line that points Airflow's ``zoho_crm_default`` at the emulator at ``url``.
+
+    :param url: the emulator's base URL (token endpoint and CRM API alike).
+    """
+    from airflow_crm_provider.testing.client import EmulatorClient
+    from airflow_crm_provider.testing.process import RunningEmulator
+
+    handle = RunningEmulator(url=url, client=EmulatorClient(url))
+    handle.client.close()
+    return f"export AIRFLOW_CONN_ZOHO_CRM_DEFAULT='{handle.connection_json()}'"
+
+
+def _announce(line: str) -> None:
+    """Print the banner, then the connection for Airflow (the emulator's public test credentials)."""
+    print(line, flush=True)
+    url = line.removeprefix(BANNER)
+    print(f"Point Airflow at it (the emulator's test credentials):\n{connection_line(url)}", flush=True)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -33,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         description="Run the Zoho CRM emulator (OAuth token endpoint, CRM API, admin API).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one (default)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port, e.g. 8765; 0 picks a free one (default)"
+    )
     parser.add_argument(
         "--config",
         type=_json_object,
@@ -77,7 +101,15 @@ def main(argv: list[str] | None = None) -> None:
         tls = ensure_certificates(args.tls, args.tls_host or ["localhost", "127.0.0.1"])
     state_file = args.state_file
     try:
-        serve(args.host, args.port, args.config, parent_pid=args.parent_pid, tls=tls, state_file=state_file)
+        serve(
+            args.host,
+            args.port,
+            args.config,
+            announce=_announce,
+            parent_pid=args.parent_pid,
+            tls=tls,
+            state_file=state_file,
+        )
     except StateFileError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
 

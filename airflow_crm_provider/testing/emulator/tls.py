@@ -3,30 +3,25 @@ A private certificate authority for serving the emulator over https.
 
 The hook refuses plain http off loopback, so a stack whose emulator is another host needs TLS.
 
-:func:`ensure_certificates` writes, once per directory, a CA, a server certificate signed by it for
-the given host names, and ``ca-bundle.pem``: the CA appended to the usual public roots, for clients
-(``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``) that also talk to real Zoho.
+:func:`ensure_certificates` writes, once per directory, a CA and a server certificate signed by it
+for the given host names (made by ``trustme``, the ``testing`` extra), and ``ca-bundle.pem``: the CA
+appended to the usual public roots, for clients (``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``) that
+also talk to real Zoho.
 """
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CA_FILE = "ca.pem"
 CERT_FILE = "server.pem"
 KEY_FILE = "server-key.pem"
 BUNDLE_FILE = "ca-bundle.pem"
-_VALIDITY = datetime.timedelta(days=825)
 
 
 @dataclass(frozen=True)
@@ -74,70 +69,17 @@ def _covers(files: TLSFiles, hosts: list[str]) -> bool:
     return set(hosts) <= have
 
 
-def _san(host: str) -> x509.GeneralName:
-    try:
-        return x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        return x509.DNSName(host)
-
-
 def _write(files: TLSFiles, hosts: list[str]) -> None:
-    """Create the CA, the server key and certificate, and the bundle."""
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Zoho CRM emulator test CA")])
-    ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_usage(cert_sign=True), critical=True)
-        .add_extension(ca_ski, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + _VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([_san(h) for h in hosts]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    ca_pem = ca.public_bytes(pem)
-    _replace(files.key, key_pem, 0o600)
-    _replace(files.cert, cert.public_bytes(pem), 0o644)
+    """Create the CA, the server key and certificate (``trustme``), and the bundle."""
+    import trustme
+
+    ca = trustme.CA(key_type=trustme.KeyType.ECDSA, organization_unit_name="Zoho CRM emulator test CA")
+    server = ca.issue_cert(*hosts, key_type=trustme.KeyType.ECDSA)
+    ca_pem = ca.cert_pem.bytes()
+    _replace(files.key, server.private_key_pem.bytes(), 0o600)
+    _replace(files.cert, server.cert_chain_pems[0].bytes(), 0o644)
     _replace(files.ca, ca_pem, 0o644)
     _replace(files.bundle, Path(certifi.where()).read_bytes().rstrip(b"\n") + b"\n" + ca_pem, 0o644)
-
-
-def _usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _replace(path: Path, data: bytes, mode: int) -> None:
