@@ -12,9 +12,13 @@ AIRFLOW_V_3_2_PLUS = Version("3.2.0") <= _BASE
 AIRFLOW_V_3_3_PLUS = Version("3.3.0") <= _BASE
 
 try:  # Airflow 3.2+: the Task SDK owns them (airflow.exceptions only re-exports, with a warning)
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
 except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowFailException,
+        AirflowNotFoundException,
+        AirflowSkipException,
+    )
 
 try:  # Task SDK 1.3+ (Airflow 3.3)
     from airflow.sdk import conf
@@ -26,6 +30,7 @@ __all__ = [
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowProviderDeprecationWarning",
     "AirflowSkipException",
     "conf",

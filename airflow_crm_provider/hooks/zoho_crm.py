@@ -11,21 +11,19 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_crm_provider.deprecations import renamed_conn_id
 from airflow_crm_provider.hooks import _form
+from airflow_crm_provider.hooks._connection_test import probe_connection
 from airflow_crm_provider.zoho import calls
-from airflow_crm_provider.zoho.auth import MAX_TOKEN_WAIT, TokenCacheError, token_source
+from airflow_crm_provider.zoho.auth import MAX_TOKEN_WAIT, token_source
 from airflow_crm_provider.zoho.credits import CreditMeter
 from airflow_crm_provider.zoho.errors import (
     ZohoAuthError,
-    ZohoConnectionError,
     ZohoCRMError,
-    ZohoTokenThrottledError,
-    ZohoTransientError,
 )
-from airflow_crm_provider.zoho.http import Retries, run_async, run_sync
+from airflow_crm_provider.zoho.http import run_async, run_sync
+from airflow_crm_provider.zoho.retries import Retries
 from airflow_crm_provider.zoho.settings import (
     DEFAULT_CONN_ID,
     MAX_GET_RECORD_IDS,
-    ZohoConnectionConfigError,
     ZohoConnectionSettings,
 )
 
@@ -41,6 +39,9 @@ T = TypeVar("T")
 
 #: Connection extras that configure the session as they do for ``HttpHook`` users (never headers).
 _TRANSPORT_EXTRAS = ("proxies", "verify", "cert", "trust_env")
+#: Token identities (:meth:`ZohoConnectionSettings.cache_key`) whose ``GET org`` Zoho refused for its
+#: scope, with the error: this process does not pay a credit to be refused again.
+_ORG_REFUSED: dict[str, ZohoAuthError] = {}
 
 
 class _TokenAuth(requests.auth.AuthBase):
@@ -67,8 +68,10 @@ class ZohoCRMHook(HttpHook):
 
     :param zoho_crm_conn_id: a ``zoho_crm`` connection (``zoho_conn_id``: its former, deprecated name).
     :param max_attempts: attempts per request, the first included.
-    :param max_retry_wait: seconds one request may take in total, retries and waits included.
-    :param backoff_base: first backoff in seconds (doubles per attempt, jittered).
+    :param max_retry_wait: seconds one request may take in total, retries and waits included (the
+        default rides out an outage of a minute or more).
+    :param backoff_base: first backoff in seconds (doubles per attempt up to an eighth of
+        ``max_retry_wait``, jittered).
     :param max_token_wait: seconds to wait out Zoho's mint throttle before failing.
     :param method: ``HttpHook``'s method for :meth:`run` callers.
     :param kwargs: the other ``HttpHook`` arguments (``tcp_keep_alive*``, ``adapter``, ``auth_type``).
@@ -104,6 +107,8 @@ class ZohoCRMHook(HttpHook):
         self._init_lock = threading.Lock()
         #: the org's API credits as Zoho's replies to this hook tell them, and its calls by kind
         self.credits = CreditMeter()
+        #: write requests (any but GET) this hook began to send: they may have reached Zoho
+        self.writes_sent = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(zoho_crm_conn_id={self.zoho_crm_conn_id!r})"
@@ -203,10 +208,21 @@ class ZohoCRMHook(HttpHook):
                     )
         return self._token_source
 
+    def check_credentials(self) -> None:
+        """
+        Get a usable access token now (cached, or minted), so bad credentials fail before any CRM call.
+
+        :raises ZohoAuthError: the accounts server refused the client or the refresh token (final).
+        :raises ZohoTransientError: it could not be reached, or throttles minting (may pass).
+        """
+        self._tokens().get()
+
     def _run(self, plan: Plan[Any]) -> Any:
         return run_sync(plan, self.get_conn(), self.settings.timeout, self._tokens(), self._sleep)
 
     def _call(self, call: calls.Call[T]) -> T:
+        if call.method != "GET":
+            self.writes_sent += 1
         result: T = self._run(self._plan(self.settings, call))
         return result
 
@@ -361,31 +377,31 @@ class ZohoCRMHook(HttpHook):
         Return the org's details (``GET /crm/<version>/org``): one cheap call, e.g. to learn the credits.
 
         Zoho's reply carries ``X-API-CREDITS-REMAINING`` once half the credits are used: read
-        :attr:`credits` afterwards.
+        :attr:`credits` afterwards. A token without ``ZohoCRM.org.READ`` is refused once per process
+        and connection; later calls raise the same error without asking (and paying) again.
+
+        :raises ZohoAuthError: code ``OAUTH_SCOPE_MISMATCH``, naming the missing scope.
         """
-        return self._call(calls.org_call())
+        key = self.settings.cache_key()
+        if key in _ORG_REFUSED:
+            raise _ORG_REFUSED[key]
+        try:
+            return self._call(calls.org_call())
+        except ZohoAuthError as exc:
+            if exc.code != "OAUTH_SCOPE_MISMATCH":
+                raise
+            _ORG_REFUSED[key] = ZohoAuthError(
+                f"GET org needs the {calls.ORG_SCOPE} scope, which this connection's refresh token lacks: "
+                f"generate one with it to learn the org's API credits before the first write",
+                code=exc.code,
+                http_status=exc.http_status,
+            )
+            raise _ORG_REFUSED[key] from None
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated GET (``users?type=CurrentUser``), no retries: ``(ok, reason)``."""
         probe = type(self)(self.zoho_crm_conn_id, max_attempts=1, backoff_base=0, max_token_wait=0)
-        try:
-            settings = probe.settings
-            user = probe._call(calls.current_user_call())
-            return True, f"Connected to Zoho CRM {settings.api_version} at {settings.api_url} as {user}"
-        except ZohoConnectionConfigError as exc:
-            return False, f"Connection settings: {exc}"
-        except TokenCacheError as exc:
-            return False, f"Token cache: {exc.message}"
-        except ZohoConnectionError as exc:
-            return False, f"Cannot reach Zoho: {exc.message}"
-        except ZohoTokenThrottledError as exc:
-            return False, f"Zoho refuses to mint more access tokens for now: {exc}"
-        except ZohoAuthError as exc:
-            return False, f"Authentication failed: {exc}"
-        except ZohoTransientError as exc:
-            return False, f"Zoho failed or is busy, try again later: {exc}"
-        except ZohoCRMError as exc:
-            return False, f"Zoho refused the request: {exc}"
+        return probe_connection(lambda: probe.settings, lambda: probe._call(calls.current_user_call()))
 
     # -- connection form (Airflow 3.1; 3.2+ reads get_provider_info()) -----------------------------
 

@@ -24,15 +24,23 @@ from airflow_crm_provider.runs.ids_runner import IdsSettings
 from airflow_crm_provider.runs.inputs import CheckedInputs, check_inputs
 from airflow_crm_provider.runs.ledger import TaskState
 from airflow_crm_provider.runs.outcomes import (
+    UNCONFIRMED,
     Decision,
     RunResult,
     build_records,
+    error_entry,
     format_report,
     summarize,
 )
 from airflow_crm_provider.runs.policy import check_policy
 from airflow_crm_provider.runs.prior import read_failure, read_prior
-from airflow_crm_provider.version_compat import AIRFLOW_V_3_3_PLUS, AirflowFailException, AirflowSkipException
+from airflow_crm_provider.version_compat import (
+    AIRFLOW_V_3_3_PLUS,
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+)
+from airflow_crm_provider.zoho.errors import is_final
 from airflow_crm_provider.zoho.settings import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -122,6 +130,38 @@ class ZohoCRMBaseOperator(BaseOperator):
 
         return ZohoCRMHook(self.zoho_crm_conn_id, **self.hook_params)
 
+    def execute(self, context: Context) -> Summary:
+        """
+        Run the operator (:meth:`_execute`); whichever way it ends, the summary and records are pushed.
+
+        An error that escapes the run before it concluded still ends with one record per requested
+        id: ``NOT_SENT`` if no write was sent, else ``UNCONFIRMED`` (Zoho may have applied it).
+        """
+        self._concluded = False
+        try:
+            return self._execute(context)
+        except Exception as err:
+            if self._concluded:
+                raise
+            self._conclude(context, self._unexpected(err))
+            raise  # not reached: the conclusion raises ``err``
+
+    def _execute(self, context: Context) -> Summary:
+        """Validate, run and conclude (each operator's own)."""
+        raise NotImplementedError
+
+    def _unexpected(self, err: Exception) -> RunResult:
+        """Return the run that ``err`` ended before it concluded (Airflow retries apply)."""
+        reason = f"the task stopped on an unexpected error ({type(err).__name__}: {err})"
+        result = self._refusal(reason, retryable=err)
+        if "hook" not in self.__dict__ or not self.hook.writes_sent:
+            return result
+        message = f"{reason} after a write was sent: Zoho may have applied it"
+        entries = {r["id"]: error_entry(r["id"], UNCONFIRMED, message) for r in result.records}
+        result.records = build_records(list(entries), entries)
+        result.summary = summarize(self._module_name(), self._mode(), result.records)
+        return result
+
     def _mode(self) -> Mode:
         """Return the summary's ``mode``."""
         raise NotImplementedError
@@ -166,10 +206,12 @@ class ZohoCRMBaseOperator(BaseOperator):
         try:
             hook = self.hook
             hook.get_conn()  # resolve the connection once, here, before calls fan out to threads
+            hook.check_credentials()  # a wrong secret or a revoked refresh token fails before any call
         except Exception as err:
-            # bad settings fail the task; anything else (e.g. a connection not found yet) is retryable
+            # a missing connection, bad settings or refused credentials fail the task; anything else
+            # (the accounts server unreachable, the mint throttle) is retryable
             reason = f"connection {self.zoho_crm_conn_id!r} is not usable: {err}"
-            final = isinstance(err, (ValueError, TypeError))
+            final = isinstance(err, (ValueError, TypeError, AirflowNotFoundException)) or is_final(err)
             self._refuse(context, reason, ids, retryable=None if final else err)
         save_link_target(context["ti"], hook, module, ids, cvid)
         self._link_saved = True
@@ -257,6 +299,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         :raises AirflowFailException: the decision is ``failed`` (no Airflow retries).
         :raises AirflowSkipException: the decision is ``skipped``.
         """
+        self._concluded = True
         summary, records, decision, retryable = (
             result.summary,
             result.records,

@@ -160,7 +160,7 @@ class ZohoCRMMassUpdateOperator(ZohoCRMBaseOperator):
             self.log.warning("include_child applies to a territory only; no territory_id was given")
         return view
 
-    def execute(self, context: Context) -> Summary:
+    def _execute(self, context: Context) -> Summary:
         """Validate the rendered inputs, run the mass update, push the XComs and end the task."""
         try:
             view = self._view_target()

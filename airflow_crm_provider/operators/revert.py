@@ -85,7 +85,7 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
             kwargs["map_indexes"] = self.source_map_index
         return context["ti"].xcom_pull(**kwargs)
 
-    def execute(self, context: Context) -> Summary:
+    def _execute(self, context: Context) -> Summary:
         """Read the source's snapshot and the records, restore the prior values, push the XComs."""
         try:
             source = RevertSource.from_xcoms(

@@ -38,7 +38,7 @@ from airflow_crm_provider.zoho.errors import (
     ZohoCRMError,
     is_final,
 )
-from airflow_crm_provider.zoho.http import backoff
+from airflow_crm_provider.zoho.retries import backoff
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

@@ -129,7 +129,9 @@ def settle_unconfirmed(
     Settle calls whose reply was lost by reading their records back: each id is applied or not applied.
 
     Each record's answer is kept in the ledger, so no try sends again a record the read-back showed
-    applied (those not applied are sent again). A chunk whose reading fails keeps ``UNCONFIRMED``.
+    applied (those not applied are sent again). The first reading that fails ends the reading: Zoho
+    is not answering, so that chunk and the rest keep ``UNCONFIRMED`` at once instead of each
+    waiting out the hook's retries.
 
     :param unconfirmed: (round, chunk) of the calls that may have been applied but got no reply.
     :param read_back: ids -> whether each record holds the values the run set.
@@ -137,15 +139,22 @@ def settle_unconfirmed(
     :return: id -> entry, for the ids settled.
     """
     settled: dict[str, ZohoEntry] = {}
+    total = sum(len(chunk) for _, chunk in unconfirmed)
+    log.info("Reading back %d record(s) of %d call(s) whose reply was lost", total, len(unconfirmed))
     for round_no, chunk in unconfirmed:
         try:
             holds = read_back(chunk)
         except Exception as err:  # the records keep UNCONFIRMED: nothing is claimed
-            log.warning("Reading back %d record(s) whose reply was lost failed: %s", len(chunk), err)
-            continue
+            log.warning(
+                "Reading back failed (%s); %d record(s) stay UNCONFIRMED: Zoho may have applied them",
+                err,
+                total - len(settled),
+            )
+            break
         entries = [_read_back_entry(i, holds.get(i, False)) for i in chunk]
         settled.update(zip(chunk, entries, strict=True))
         ledger.put(round_no, chunk, entries)
+        log.info("Read back %d of %d record(s)", len(settled), total)
     return settled
 
 

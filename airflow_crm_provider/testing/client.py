@@ -269,8 +269,8 @@ class EmulatorClient:
         ``jobs_scheduled``, ``max_in_flight`` (most requests one app had in flight in the org, over
         all its tokens), ``max_heavy_in_flight`` (the same for mass update POSTs), ``answered_429``,
         ``answered_credit_429`` (those because the credits were spent), ``answered_5xx``,
-        ``dropped_connections``, ``lost_replies``, ``garbled_replies``, ``refusals_answered``,
-        ``tokens_evicted``.
+        ``dropped_connections``, ``lost_replies``, ``garbled_replies``, ``broken_replies``,
+        ``refusals_answered``, ``tokens_evicted``.
         """
         return dict(self._call("GET", "/counters"))
 

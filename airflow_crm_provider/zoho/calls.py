@@ -34,7 +34,8 @@ from airflow_crm_provider.zoho.credits import (
     UPSERT_KIND,
 )
 from airflow_crm_provider.zoho.errors import TokenRejected, ZohoAuthError, ZohoCRMError, ZohoTransientError
-from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted, retrying
+from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted
+from airflow_crm_provider.zoho.retries import retrying
 from airflow_crm_provider.zoho.settings import (
     MAX_GET_RECORD_IDS,
     MAX_MASS_UPDATE_IDS,
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
-    from airflow_crm_provider.zoho.http import Plan, Reply, Retries, Token
+    from airflow_crm_provider.zoho.http import Plan, Reply, Token
     from airflow_crm_provider.zoho.record_writes import UpsertEntry
+    from airflow_crm_provider.zoho.retries import Retries
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
     #: ``observe(kind, credits_remaining, error)``: see
@@ -234,6 +236,11 @@ def records_call(module: str, ids: Sequence[str], fields: Sequence[str]) -> Call
         raise ValueError(f"a record read takes at most {MAX_GET_RECORD_IDS} ids, got {len(ids)}")
     params = {"ids": ",".join(ids), "fields": ",".join(fields)}
     return Call(READ_KIND, "GET", module_name(module), parse_records, params=params)
+
+
+#: The scopes ``GET org`` and ``GET users`` need (a token without them is refused).
+ORG_SCOPE = "ZohoCRM.org.READ"
+USERS_SCOPE = "ZohoCRM.users.READ"
 
 
 def org_call() -> Call[dict[str, Any]]:

@@ -1,10 +1,11 @@
 """
-HTTP for the Zoho client: the one backoff, request plans, and the sync and async drivers that run them.
+HTTP for the Zoho client: request plans' steps, and the sync and async drivers that run them.
 
 A *plan* is a generator that yields :class:`Send`, :class:`Sleep` and :class:`FetchToken` steps
 and receives their results; it holds every decision (what to send, when to retry, how long to
-wait). :func:`run_sync` (``requests``) and :func:`run_async` (``aiohttp``) only perform the I/O,
-so both paths retry, back off and replay in exactly the same way.
+wait: :mod:`~airflow_crm_provider.zoho.retries`). :func:`run_sync` (``requests``) and
+:func:`run_async` (``aiohttp``) only perform the I/O, so both paths retry, back off and replay in
+exactly the same way.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import math
-import random
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,8 +23,6 @@ from airflow_crm_provider.zoho.credits import CREDITS_HEADER, parse_credits
 from airflow_crm_provider.zoho.errors import (
     ZohoConnectionError,
     ZohoCRMError,
-    ZohoRateLimitError,
-    ZohoTransientError,
 )
 
 if TYPE_CHECKING:
@@ -66,22 +63,6 @@ def user_agent() -> str:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return f"airflow-crm-provider/{version}"
-
-
-def backoff(base: float, attempt: int, cap: float = math.inf) -> float:
-    """
-    Return the wait before retry ``attempt`` (1-based): ``base * 2**(attempt - 1)``, capped, jittered.
-
-    The one backoff of the client: request retries, the token-mint throttle and re-sends of locked
-    records all wait this way. The jitter draws from ``[d/2, d]``, so callers spread out but never
-    come back sooner than half the nominal delay.
-
-    :param base: the first delay, in seconds.
-    :param attempt: which retry this is (1 for the first).
-    :param cap: the longest nominal delay.
-    """
-    nominal = min(cap, base * 2 ** max(attempt - 1, 0))
-    return random.uniform(nominal / 2, nominal)
 
 
 @dataclass(frozen=True)
@@ -159,82 +140,6 @@ class Reply:
             return None
 
 
-@dataclass(frozen=True)
-class Retries:
-    """
-    How often and how long a request is retried: :func:`backoff`, ``Retry-After``, bounded in time.
-
-    :param max_attempts: attempts per request, the first included.
-    :param max_wait: seconds a request may take in total, waits included.
-    :param backoff_base: first backoff in seconds; doubles per attempt (each delay is jittered).
-    """
-
-    max_attempts: int = 5
-    max_wait: float = 60.0
-    backoff_base: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.max_wait < 0 or self.backoff_base < 0:
-            raise ValueError("max_attempts must be >= 1 and max_retry_wait/backoff_base >= 0")
-
-    def next_delay(self, attempts: int, elapsed: float, retry_after: float | None = None) -> float | None:
-        """
-        Return how long to wait before the next attempt, or ``None`` to give up.
-
-        :param attempts: attempts made so far.
-        :param elapsed: seconds since the first attempt started.
-        :param retry_after: the server's ``Retry-After``, if any (never waited less than that).
-        """
-        if attempts >= self.max_attempts:
-            return None
-        delay = backoff(self.backoff_base, attempts)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return None if elapsed + delay > self.max_wait else delay
-
-
-def retrying(retries: Retries, send: Send, interpret: Callable[[Reply], T]) -> Plan[T]:
-    """
-    Plan: send ``send`` until ``interpret`` accepts the reply, retrying transient failures.
-
-    :param retries: how often and how long to retry.
-    :param send: the request.
-    :param interpret: turns a reply into a result or raises a typed error; only
-        :class:`~airflow_crm_provider.zoho.errors.ZohoTransientError` is retried.
-    """
-    start = time.monotonic()
-    attempts = 0
-    while True:
-        attempts += 1
-        result = yield send
-        try:
-            if isinstance(result, BaseException):
-                raise result
-            return interpret(result)
-        except ZohoTransientError as exc:
-            if isinstance(exc, ZohoConnectionError) and exc.maybe_delivered and not send.resendable:
-                raise ZohoConnectionError(
-                    f"{exc.message}; not re-sent: the request may have reached Zoho, and sending it "
-                    "again could act twice (start a second job, insert a second record)"
-                ) from exc
-            elapsed = time.monotonic() - start
-            retry_after = exc.retry_after if isinstance(exc, ZohoRateLimitError) else None
-            delay = retries.next_delay(attempts, elapsed, retry_after)
-            if delay is None:
-                raise _exhausted(exc, attempts, elapsed) from exc
-            yield Sleep(delay)
-
-
-def _exhausted(exc: ZohoTransientError, attempts: int, elapsed: float) -> ZohoTransientError:
-    message = f"{exc.message} (gave up after {attempts} attempt(s) in {elapsed:.1f}s)"
-    kwargs: dict[str, Any] = {"code": exc.code, "details": exc.details, "http_status": exc.http_status}
-    if isinstance(exc, ZohoRateLimitError):
-        kwargs["retry_after"] = exc.retry_after
-    if isinstance(exc, ZohoConnectionError):
-        kwargs["maybe_delivered"] = exc.maybe_delivered
-    return type(exc)(message, **kwargs)
-
-
 def _no_netrc(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """Explicit no-op auth: stops ``requests`` from adding ``~/.netrc`` credentials."""
     return request
@@ -260,6 +165,7 @@ def send_sync(
     :param timeout: ``(connect, read)`` seconds.
     """
     import requests
+    import urllib3
 
     deadline = time.monotonic() + sum(timeout)
     try:
@@ -283,7 +189,8 @@ def send_sync(
                     return _cut_off(step, len(body), timeout)
         headers = {k.lower(): v for k, v in response.headers.items()}
         return Reply(response.status_code, headers, body.decode(response.encoding or "utf-8", "replace"))
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        # urllib3's own errors come from reading the body (stalled, short, garbled compression)
         never_connected = isinstance(exc, requests.ConnectTimeout) or (
             isinstance(exc, requests.ConnectionError) and "Failed to establish a new connection" in str(exc)
         )
@@ -323,9 +230,11 @@ async def send_async(session: Any, step: Send, timeout: tuple[float, float]) -> 
             timeout=client_timeout,
             allow_redirects=False,
         ) as response:
-            body = await response.content.read(MAX_REPLY_BYTES + 1)
-            if len(body) > MAX_REPLY_BYTES:
-                return _cut_off(step, len(body), timeout)
+            body = bytearray()
+            while piece := await response.content.read(_READ_SIZE):  # read(n) gives what has arrived
+                body += piece
+                if len(body) > MAX_REPLY_BYTES:
+                    return _cut_off(step, len(body), timeout)
             text = body.decode(response.charset or "utf-8", "replace")
             return Reply(response.status, {k.lower(): v for k, v in response.headers.items()}, text)
     except asyncio.TimeoutError:

@@ -48,7 +48,8 @@ FILE_CACHE = "file"
 MEMORY_CACHE = "memory"
 DEFAULT_CACHE = FILE_CACHE
 DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 120.0
+#: Well within a request's retry budget (:class:`~.retries.Retries`): a hung call is tried again in time.
+DEFAULT_READ_TIMEOUT = 30.0
 
 #: Zoho's limits: ids per mass update call, records per Update Records or Upsert call, ids per record
 #: read, heavy calls (mass update) in flight per org, fields per mass update call (Deals: 3, most: 1).

@@ -48,7 +48,13 @@ RUN_ELSEWHERE = {
         "tests/e2e (make test-e2e) runs make airflow's script and drives its UI"
     ),
     ("docs/compose.md", "docker compose up -d --build        # fi"): "tests/deployment (make test-compose)",
-    ("docs/compose.md", "docker compose exec airflow-scheduler sh"): "tests/deployment (make test-compose)",
+    ("docs/compose.md", "docker compose exec -T airflow-scheduler"): "tests/deployment (make test-compose)",
+    ("docs/compose.md", "docker compose exec -T emulator cat /opt"): (
+        "tests/deployment (make test-compose) reads the emulator's CA the same way"
+    ),
+    ("docs/compose.md", "python3 scripts/task_records.py leads_ma"): (
+        "tests/deployment/test_stack_faults.py runs it after a run with no try left"
+    ),
     ("docs/compose.md", "docker compose up -d --scale airflow-wor"): "tests/deployment (make test-compose)",
 }
 NOT_RUNNABLE = {

@@ -117,7 +117,7 @@ def compose_stack(
 ) -> Iterator[StackRun]:
     """Build and start the stack, run the example pipelines through the scheduler, tear it all down.
 
-    One stack for the session: the fault scenarios (test_faults.py) run on it after the pipelines.
+    One stack for the session: the fault scenarios (test_stack_faults.py) run on it after the pipelines.
     """
     workdir = tmp_path_factory.mktemp("compose")
     stack = Stack(workdir, compose_variables)

@@ -1,4 +1,4 @@
-"""Fault injection: latency, 429s, 500s, dropped connections, garbled bodies (limits: test_org_limits.py)."""
+"""Fault injection: latency, 429s, 500s, dropped connections, broken replies (limits: test_org_limits.py)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,25 @@ def test_a_garbled_reply_is_a_200_that_is_not_json_after_the_update_is_applied(
     assert client.counters()["garbled_replies"] == 1
     assert client.config()["garble_replies"] == 0
     assert crm.mass_update(BODY).json()["data"][0]["code"] == "SUCCESS"  # one reply only
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("short_replies", requests.exceptions.ChunkedEncodingError),  # urllib3's IncompleteRead
+        ("stall_replies", requests.exceptions.ConnectionError),  # urllib3's ReadTimeoutError
+    ],
+)
+def test_broken_replies_after_the_update_was_applied(
+    crm: Crm, zoho_emulator: RunningEmulator, setting: str, error: type[Exception]
+) -> None:
+    client = zoho_emulator.client
+    client.configure(**{setting: 1})
+    start = time.monotonic()
+    with pytest.raises(error):
+        crm.mass_update(BODY, timeout=1.0)
+    assert time.monotonic() - start < 5  # a stalled reply is cut by the client's read timeout
+    assert client.record("Leads", SEED_IDS[0])["City"] == "Porto"  # Zoho acted before the reply broke
+    assert client.counters()["broken_replies"] == 1
+    assert client.config()[setting] == 0
+    assert crm.mass_update(BODY).json()["data"][0]["code"] == "SUCCESS"  # only the next N

@@ -62,7 +62,7 @@ def test_defaults():
         "Zoho-oauthtoken",
         "file",
     )
-    assert s.timeout == (10.0, 120.0)
+    assert s.timeout == (10.0, 30.0)
     assert not s.static_token
 
 
@@ -86,7 +86,7 @@ def test_overrides_and_options():
 
 def test_empty_form_values_mean_default():
     s = settings({"data_center": "", "api_url": " ", "read_timeout": ""})
-    assert (s.data_center, s.api_url, s.read_timeout) == ("us", "https://www.zohoapis.com", 120.0)
+    assert (s.data_center, s.api_url, s.read_timeout) == ("us", "https://www.zohoapis.com", 30.0)
 
 
 @pytest.mark.parametrize(

@@ -214,6 +214,6 @@ def test_http_hook_run_uses_token_and_timeouts(crm_log, make_hook, emulator):
     session.send = lambda request, **kwargs: (sent.append(kwargs), real_send(request, **kwargs))[1]
     response = hook.run("users", data={"type": "CurrentUser"})
     assert response.json()["users"][0]["email"] == "patricia.boyle@example.com"
-    assert (sent[0]["timeout"], sent[0]["allow_redirects"]) == ((10.0, 120.0), False)
+    assert (sent[0]["timeout"], sent[0]["allow_redirects"]) == ((10.0, 30.0), False)
     (get,) = crm_log()
     assert get["headers"]["authorization"].startswith("Zoho-oauthtoken 1000.")

@@ -15,7 +15,9 @@ from airflow_crm_provider.zoho.errors import (
     ZohoRequestError,
     ZohoServerError,
 )
-from airflow_crm_provider.zoho.http import Reply, Retries
+from airflow_crm_provider.zoho.http import Reply
+from airflow_crm_provider.zoho.retries import Retries
+from airflow_crm_provider.zoho.settings import DEFAULT_READ_TIMEOUT
 
 
 def reply(body, status=200, headers=None) -> Reply:
@@ -176,14 +178,25 @@ def test_parse_records():
 
 
 def test_retry_policy_bounds():
-    policy = Retries(max_attempts=4, max_wait=10, backoff_base=1)
+    policy = Retries(max_attempts=4, max_wait=40, backoff_base=1)
     delays = [policy.next_delay(n, 0) for n in (1, 2, 3)]
     assert 0.5 <= delays[0] <= 1
     assert 1 <= delays[1] <= 2
     assert 2 <= delays[2] <= 4
     assert policy.next_delay(4, 0) is None  # attempts
-    assert policy.next_delay(1, 9.6) is None  # total time
-    assert policy.next_delay(1, 0, retry_after=5) == 5  # Retry-After honoured
-    assert policy.next_delay(1, 0, retry_after=11) is None  # longer than the budget
+    assert policy.next_delay(1, 39.6) is None  # total time
+    assert policy.next_delay(1, 0, retry_after=25) == 25  # Retry-After honoured
+    assert policy.next_delay(1, 0, retry_after=41) is None  # longer than the budget
+    assert Retries(max_attempts=20, max_wait=40).next_delay(10, 0) <= 5  # backoff capped at 1/8 of the budget
+
+
+def test_default_budget_rides_out_a_minute_of_outage():
+    """Refused connections for a minute, or hung calls of the default read timeout, fit in the budget."""
+    policy = Retries()
+    assert policy.max_wait >= 3 * DEFAULT_READ_TIMEOUT + 10  # three hung attempts, and their waits
+    waited, attempts = 0.0, 1
+    while (delay := policy.next_delay(attempts, waited)) is not None:
+        waited, attempts = waited + delay, attempts + 1
+    assert waited >= 60, (waited, attempts)  # even with every delay jittered low
     with pytest.raises(ValueError, match="max_attempts"):
         Retries(max_attempts=0)

@@ -201,17 +201,6 @@ def test_memory_cache_is_process_wide():
         assert not b._lock.acquire(blocking=False)
 
 
-@pytest.fixture
-def redis_url():
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/15"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is unreachable ({type(exc).__name__}): redis cache not tested")
-    return url
-
-
 @pytest.mark.redis
 def test_redis_cache(redis_url):
     import uuid

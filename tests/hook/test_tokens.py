@@ -15,25 +15,6 @@ import pytest
 from airflow_crm_provider.testing.emulator import CLIENT_SECRET, REFRESH_TOKEN, SEED_IDS
 from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoTokenThrottledError
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def _redis_or_skip() -> str:
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is unreachable ({type(exc).__name__}): redis cache not tested")
-    return REDIS_URL
-
-
-def _fresh_redis_db(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    for key in client.scan_iter("airflow-crm-provider:token:*"):
-        client.delete(key)
-
 
 def test_token_is_reused_across_hook_instances(make_hook, emulator, token_log):
     make_hook().test_connection()
@@ -62,9 +43,8 @@ def test_file_cache_is_private_and_holds_no_refresh_token_or_secret(make_hook, z
 
 
 @pytest.mark.redis
-def test_redis_cache_shares_tokens(make_hook, emulator):
-    url = _redis_or_skip()
-    _fresh_redis_db(url)
+def test_redis_cache_shares_tokens(make_hook, emulator, redis_url):
+    url = redis_url
     make_hook(cache=url).test_connection()
     make_hook(cache=url).get_records("Leads", [SEED_IDS[0]], ["City"])
     assert emulator.counters()["tokens_minted"] == 1
@@ -84,7 +64,7 @@ _CHILD = textwrap.dedent(
     import requests
     import airflow_crm_provider.zoho.auth.source as source
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
-    from airflow_crm_provider.zoho.http import Retries
+    from airflow_crm_provider.zoho.retries import Retries
 
     source._mask = lambda secret: None
     conn = json.loads(sys.argv[1])
@@ -163,9 +143,8 @@ def test_twenty_processes_mint_exactly_once(zoho_emulator, emulator):
 
 
 @pytest.mark.redis
-def test_processes_sharing_redis_mint_exactly_once(zoho_emulator, emulator):
-    url = _redis_or_skip()
-    _fresh_redis_db(url)
+def test_processes_sharing_redis_mint_exactly_once(zoho_emulator, emulator, redis_url):
+    url = redis_url
     conn_json = zoho_emulator.connection_json(cache=url, cache_dir=None)
     results = _run_concurrently(_CHILD, 8, conn_json)
     assert all(r["ok"] for r in results)

@@ -15,7 +15,7 @@ from airflow_crm_provider.runs.outcomes import Thresholds
 from airflow_crm_provider.testing.emulator import defaults
 from airflow_crm_provider.triggers.mass_update import ZohoCRMMassUpdateJobTrigger
 from airflow_crm_provider.version_compat import AirflowFailException
-from airflow_crm_provider.zoho import http as _transport
+from airflow_crm_provider.zoho import retries as _retries
 from airflow_crm_provider.zoho.errors import ZohoTokenThrottledError, ZohoTransientError
 from tests.operator.fakes import complete_job_task, make_context, run_job_task
 
@@ -139,7 +139,7 @@ async def test_unknown_job_is_an_error_event(emulator, zoho_crm_conn):
 
 async def test_transient_failure_is_a_retryable_error_event(emulator, schedule, zoho_crm_conn, monkeypatch):
     job_id = schedule()
-    monkeypatch.setattr(_transport.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
+    monkeypatch.setattr(_retries.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
     emulator.configure(burst_5xx=1)
     event = await first_event(trigger_for(job_id))
     assert (event["status"], event["retryable"]) == ("error", True)

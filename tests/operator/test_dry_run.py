@@ -8,7 +8,7 @@ from airflow_crm_provider.hooks.zoho_crm import ZohoCRMHook
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 from airflow_crm_provider.runs.outcomes import NOT_SENT
 from airflow_crm_provider.version_compat import AirflowFailException
-from airflow_crm_provider.zoho import http as _transport
+from airflow_crm_provider.zoho import retries as _retries
 from airflow_crm_provider.zoho.errors import ZohoServerError, ZohoTokenThrottledError
 from tests.operator.fakes import dry_run_task, make_context
 from tests.operator.helpers import crm_requests, run_task
@@ -123,7 +123,7 @@ def test_transient_failure_mid_read_is_retryable_and_keeps_what_was_read(
 ):
     client = zoho_emulator.client
     ids = client.seed(count=150)
-    monkeypatch.setattr(_transport.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
+    monkeypatch.setattr(_retries.Retries, "next_delay", lambda self, *a, **k: None)  # no backoff
 
     class FailsAfterFirstChunk(ZohoCRMHook):
         def iter_records(self, module, ids, fields):

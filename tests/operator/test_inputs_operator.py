@@ -194,10 +194,10 @@ def test_unusable_connection_fails_without_requests(zoho_emulator, emulator, mon
     assert emulator.log() == []
 
 
-def test_missing_connection_is_retryable(emulator, monkeypatch):
+def test_missing_connection_is_final(emulator, monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_ZOHO_CRM_DEFAULT", raising=False)
     out = run_task(leads_op(ids=[OK_1], zoho_crm_conn_id="no_such_conn"))
-    assert out.state == "up_for_retry"
+    assert out.state == "failed"  # no Airflow retry burnt on a connection that does not exist
     assert out.summary["outcome"] == "failed"
     assert out.records[0]["code"] == "NOT_SENT"
 

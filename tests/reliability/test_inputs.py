@@ -76,7 +76,7 @@ invalid_inputs = st.one_of(
             not (
                 kw.get("max_failed_records") == 10**6
                 or kw.get("locked_retries") == 10**6
-                or ("batch_size" in kw and kw["batch_size"] is None)  # None: the action's limit, valid
+                or ("batch_size" in kw and kw["batch_size"] is None)  # None: the action's own limit
             )
         )
     ),
@@ -150,7 +150,12 @@ def test_valid_input_never_refused(zoho_crm_conn, zoho_emulator, kwargs):
     end = run_operator(hook_params=FAST_HOOK, locked_retry_delay=0, **kwargs)
 
     assert not end.summary.get("reason", "").startswith(REFUSED), (kwargs, end.summary)
-    assert end.state in ("success", "skipped", "failed"), (kwargs, end.error)
+    # a request-level code the user classed as retry ends the try for Airflow's retries
+    retry_classed = "retry" in kwargs.get("error_policy", {}).values()
+    assert end.state in ("success", "skipped", "failed") or (retry_classed and end.state == "up_for_retry"), (
+        kwargs,
+        end.error,
+    )
     assert len(end.records) >= 1
 
 

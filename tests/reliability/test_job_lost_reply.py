@@ -71,7 +71,7 @@ def test_a_retry_schedules_the_job_when_the_lost_post_scheduled_none(emulator):
     assert second.state == "success", second.error
     assert emulator.counters()["jobs_scheduled"] == 1
     assert second.summary["job_status"] == "COMPLETED"
-    assert second.summary["job_id"] == second.pushed["job_id"]
+    assert {"job_id": second.summary["job_id"]} == second.pushed["job_id"]
     assert len(mass_update_posts(emulator)) == 2
 
 

@@ -36,17 +36,6 @@ if __name__ == "__main__":
 """
 
 
-@pytest.fixture
-def redis_url():
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/15"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception as exc:
-        pytest.skip(f"Redis at 127.0.0.1:6379 is unreachable ({type(exc).__name__}): redis storm not run")
-    return url
-
-
 def _storm(zoho_emulator, tmp_path: Path, **extras) -> list[int]:
     client = zoho_emulator.client
     app = f"1000.STORM{uuid.uuid4().hex[:12].upper()}"  # a new app: no token cached anywhere yet

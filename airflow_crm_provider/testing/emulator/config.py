@@ -23,6 +23,8 @@ _KINDS: dict[str, str] = {
     "burst_5xx": "count",
     "drop_connections": "count",
     "lose_replies": "count",
+    "stall_replies": "count",
+    "short_replies": "count",
     "garble_replies": "count",
     "job_duration": "seconds",
     "fail_jobs": "bool",
@@ -80,6 +82,10 @@ class EmulatorConfig:
     :param drop_connections: the next N CRM requests get their TCP connection closed, no response.
     :param lose_replies: the next N admitted CRM requests are carried out (a mass update applied),
         then their connection is closed instead of answering: a reply lost after Zoho acted.
+    :param stall_replies: the next N admitted CRM requests are carried out, then half their reply
+        is sent and the connection left open without another byte (a stalled body).
+    :param short_replies: the next N admitted CRM requests are carried out, then half their reply
+        is sent under the full ``Content-Length`` and the connection closed (a short body).
     :param garble_replies: the next N admitted CRM requests are carried out, then answered HTTP 200
         with a body that is not JSON (cut or corrupted on the way): a reply that cannot be read.
     :param job_duration: seconds a cvid/territory job takes from SCHEDULED to COMPLETED.
@@ -111,6 +117,8 @@ class EmulatorConfig:
     burst_5xx: int = 0
     drop_connections: int = 0
     lose_replies: int = 0
+    stall_replies: int = 0
+    short_replies: int = 0
     garble_replies: int = 0
     job_duration: float = 3.0
     fail_jobs: bool = False

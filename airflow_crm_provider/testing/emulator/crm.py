@@ -185,6 +185,13 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
         state.config.lose_replies += 1
     response = faults.garbled(state, response)
     response.headers["X-ACCESSTOKEN-RESET"] = zoho_time(token.expires_at)
+    broken = faults.pick_broken_reply(state)
+    if broken is not None:
+        state.counters.broken_replies += 1  # counted before a stalled reply waits for the client
+        if await faults.break_reply(request, response, broken):
+            return None
+        state.counters.broken_replies -= 1
+        setattr(state.config, broken, getattr(state.config, broken) + 1)
     return response
 
 

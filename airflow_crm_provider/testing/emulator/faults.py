@@ -1,9 +1,11 @@
-"""Fault injection for ``/crm/`` requests: latency, 429s, 500s, dropped connections, garbled bodies."""
+"""Fault injection for ``/crm/`` requests: latency, 429s, 500s, dropped connections, broken replies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from starlette.responses import Response
@@ -22,6 +24,11 @@ TRANSPORT_KEY = "zoho_emulator.transport"
 
 CREDITS_MESSAGE = "API request limit exceeded for the past 24 hours"
 CONCURRENCY_MESSAGE = "Concurrency limit of the user for the app exceeded"
+
+#: Settings that break on the wire the reply of a request carried out: stalled, short.
+BROKEN_REPLIES = ("stall_replies", "short_replies")
+#: Longest a stalled reply keeps its connection open, waiting for the client to give up.
+MAX_STALL = 300.0
 
 
 def pick(state: EmulatorState) -> str | None:
@@ -103,3 +110,42 @@ def garbled(state: EmulatorState, response: Response) -> Response:
     state.counters.garbled_replies += 1
     body = bytes(response.body)
     return Response(body[: len(body) // 2] + b"\x00\xff<garbled>", 200, media_type="application/json")
+
+
+def pick_broken_reply(state: EmulatorState) -> str | None:
+    """Return the setting (of :data:`BROKEN_REPLIES`) that breaks this reply, consuming one unit, or None."""
+    config = state.config
+    for name in BROKEN_REPLIES:
+        if getattr(config, name):
+            setattr(config, name, getattr(config, name) - 1)
+            return name
+    return None
+
+
+async def break_reply(request: Request, response: Response, how: str) -> bool:
+    """
+    Write ``response`` to the wire broken as ``how`` says (see :data:`BROKEN_REPLIES`), then close.
+
+    :return: False when the server is not the emulator's own (no transport to write to).
+    """
+    transport = request.scope.get("extensions", {}).get(TRANSPORT_KEY)
+    if transport is None:
+        log.warning("Cannot break a reply: run the emulator with its own server (python -m ...)")
+        return False
+    body = bytes(response.body)
+    skip = {b"content-length", b"connection"}
+    headers = [(k, v) for k, v in response.raw_headers if k.lower() not in skip]
+    payload = body[: len(body) // 2]  # half the body under the full length
+    headers += [(b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+    status = response.status_code
+    head = f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()
+    head += b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n"
+    transport.write(head + payload)
+    if how == "stall_replies":
+        deadline = time.monotonic() + MAX_STALL
+        while not transport.is_closing() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # until the client gives up and closes
+    transport.close()
+    for _ in range(3):  # let the server see the disconnect before the app returns
+        await asyncio.sleep(0)
+    return True

@@ -46,6 +46,8 @@ class Counters:
     dropped_connections: int = 0
     lost_replies: int = 0
     garbled_replies: int = 0
+    #: replies broken on the wire by ``stall_replies`` or ``short_replies``
+    broken_replies: int = 0
     #: requests answered by a refusal seeded through the admin API
     refusals_answered: int = 0
     #: access tokens invalidated because a newer one exceeded the active-token limit

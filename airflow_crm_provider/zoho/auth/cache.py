@@ -3,13 +3,14 @@ Token caches shared by hook instances: file (per host, default), process memory 
 
 A lock-protected file serves one host; Redis serves many. Each holds only the access token, its
 expiry and API domain, under a key that hashes the connection's identity, and offers a lock so
-that exactly one caller mints.
+that exactly one caller mints. A cache that is down or full raises :class:`TokenCacheUnavailable`;
+the token source then goes on with the token it holds (see :mod:`~.auth.source`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import errno
 import os
 import stat
 import tempfile
@@ -34,7 +35,11 @@ class TokenCacheError(ZohoCRMError):
 
 
 class TokenCacheUnavailable(TokenCacheError, ZohoTransientError):
-    """The token cache is unreachable, or its lock is held too long by another minter: may pass."""
+    """The token cache is unreachable or full, or its lock is held too long by another minter: may pass."""
+
+
+#: Errors of a cache directory that are a passing condition (a full disk, a quota), not a bad setting.
+_PASSING_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class TokenCache(Protocol):
@@ -57,7 +62,7 @@ def default_cache_dir() -> Path:
 
 class FileTokenCache:
     """
-    One JSON file per connection identity (mode 0600, written atomically) and an ``fcntl`` lock file.
+    One JSON file per connection identity (mode 0600, written atomically) and a ``filelock`` lock file.
 
     :param key: hash of the connection identity.
     :param directory: cache directory (default :func:`default_cache_dir`, created with mode 0700).
@@ -76,6 +81,11 @@ class FileTokenCache:
         try:
             yield
         except OSError as exc:
+            if exc.errno in _PASSING_ERRNOS:
+                raise TokenCacheUnavailable(
+                    f"token cache directory {self._dir} is full ({exc.strerror}): free space or set the "
+                    "cache_dir extra"
+                ) from None
             raise TokenCacheError(
                 f"token cache directory {self._dir} is not usable ({type(exc).__name__}: {exc.strerror}): "
                 "fix its permissions or set the cache_dir extra"
@@ -119,29 +129,23 @@ class FileTokenCache:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive ``flock`` on the connection's lock file."""
+        """Hold the exclusive lock on the connection's lock file (``filelock``: ``flock`` on this host)."""
+        import filelock
+
         self._ensure_dir()
-        with self._os_errors():
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        try:
-            deadline = time.monotonic() + self._lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TokenCacheUnavailable(
-                            f"timed out after {self._lock_timeout:.0f}s waiting for another process "
-                            f"to mint a Zoho access token (lock {self._lock_path})"
-                        ) from None
-                    time.sleep(0.02)
+        held = filelock.FileLock(str(self._lock_path), timeout=self._lock_timeout, mode=0o600)
+        with self._os_errors():  # filelock.Timeout is an OSError too: told apart first
             try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                held.acquire()
+            except filelock.Timeout:
+                raise TokenCacheUnavailable(
+                    f"timed out after {self._lock_timeout:.0f}s waiting for another process "
+                    f"to mint a Zoho access token (lock {self._lock_path})"
+                ) from None
+        try:
+            yield
         finally:
-            os.close(fd)
+            held.release()
 
 
 _MEMORY: dict[str, AccessToken] = {}

@@ -7,10 +7,15 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from airflow_crm_provider.zoho.auth.cache import open_token_cache
+from airflow_crm_provider.zoho.auth.cache import (
+    TokenCacheError,
+    TokenCacheUnavailable,
+    open_token_cache,
+)
 from airflow_crm_provider.zoho.auth.token import AccessToken, parse_token_reply, static_token
 from airflow_crm_provider.zoho.errors import ZohoAuthError, ZohoCRMError, ZohoTokenThrottledError
-from airflow_crm_provider.zoho.http import Retries, Send, backoff, retrying, run_sync
+from airflow_crm_provider.zoho.http import Send, run_sync
+from airflow_crm_provider.zoho.retries import Retries, backoff, retrying
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a caller waits out Zoho's mint throttle (10 tokens per 10 minutes) before failing.
 MAX_TOKEN_WAIT = 600.0
+#: Tokens minted in this process that the shared cache could not store, by token identity.
+_KEPT: dict[str, AccessToken] = {}
+_KEPT_LOCK = threading.Lock()
 
 
 class TokenSource(Protocol):
@@ -71,6 +79,11 @@ class RefreshTokenSource:
     a permanent error: the refresh token mints tokens this API does not take (scopes, org, data
     centre, scheme), and minting more would only spend the 10 mints per 10 minutes.
 
+    A cache that is down or full never stops a working token: the source warns once and goes on
+    with the token it holds (Zoho tells whether it still works), else a token another hook of this
+    process keeps in memory, else one it mints without the shared lock; a token the cache cannot
+    store is kept in this process's memory.
+
     :param settings: the connection.
     :param session: the hook's ``requests`` session.
     :param retries: retries of transient accounts-server failures.
@@ -96,6 +109,8 @@ class RefreshTokenSource:
         self._on_token = on_token
         self._max_token_wait = max_token_wait
         self._cache = cache or open_token_cache(settings, lock_timeout=max_token_wait + 300)
+        self._key = settings.cache_key()
+        self._cache_warned = False
         self._sleep = sleep
         self._current: AccessToken | None = None
         self._lock = threading.Lock()
@@ -115,17 +130,54 @@ class RefreshTokenSource:
                     raise self._never_works(cause)
             token = self._current
             if token is None or not token.usable(rejected):
-                token = self._cache.load()
-                if token is None or not token.usable(rejected):
-                    with self._cache.lock():
-                        token = self._cache.load()
-                        if token is None or not token.usable(rejected):
-                            token = self._mint()
-                            self._cache.store(token)
-                            self._untried.add(token.value)
+                token = self._shared(rejected)
                 self._on_token(token.value)
                 self._current = token
             return token
+
+    def _shared(self, rejected: str | None) -> AccessToken:
+        """Return the cached token, else mint one under the cache's lock; without the cache if it is down."""
+        kept = _KEPT.get(self._key)
+        if kept is not None and kept.value == rejected:
+            _KEPT.pop(self._key, None)
+        try:
+            token = self._cache.load()
+            if token is None:
+                token = _KEPT.get(self._key)  # minted here when the cache could not store it
+            if token is None or not token.usable(rejected):
+                with self._cache.lock():
+                    token = self._cache.load()
+                    if token is None or not token.usable(rejected):
+                        token = self._minted()
+            return token
+        except TokenCacheUnavailable as exc:
+            self._cache_failed(exc)
+        held = self._current
+        if held is not None and held.value != rejected:
+            return held  # past our refresh margin, perhaps, but Zoho decides whether it still works
+        with _KEPT_LOCK:  # single flight in this process at least
+            kept = _KEPT.get(self._key)
+            return kept if kept is not None and kept.usable(rejected) else self._minted()
+
+    def _minted(self) -> AccessToken:
+        """Mint a token and store it; a cache that cannot store it leaves it in this process's memory."""
+        token = self._mint()
+        self._untried.add(token.value)
+        try:
+            self._cache.store(token)
+        except TokenCacheError as exc:
+            self._cache_failed(exc)
+            _KEPT[self._key] = token
+        return token
+
+    def _cache_failed(self, exc: TokenCacheError) -> None:
+        if not self._cache_warned:
+            self._cache_warned = True
+            log.warning(
+                "Token cache failed (%s): going on with this process's access token, kept in memory; "
+                "other processes cannot share it until the cache works again",
+                exc.message,
+            )
 
     def accepted(self, value: str) -> None:
         """Note that a call made with ``value`` was answered: a later refusal means it went stale."""
