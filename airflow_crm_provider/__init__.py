@@ -34,6 +34,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_crm_provider.operators.mass_update",
                     "airflow_crm_provider.operators.revert",
+                    "airflow_crm_provider.operators.update_records",
+                    "airflow_crm_provider.operators.upsert",
                 ],
             }
         ],

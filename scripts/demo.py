@@ -1,12 +1,13 @@
 """
-`make demo`: run ``leads_mass_update_daily`` through Airflow on SQLite against the Zoho CRM emulator.
+`make demo`: the daily mass update, then the per-lead Update Records DAG, on SQLite against the emulator.
 
 It starts the emulator, seeds it and the staging DB with ``python -m airflow_crm_provider.testing.staging
 --leads N`` (some leads not approved, some locked), migrates a SQLite metadata DB under
-``.airflow-demo/``, runs the real DAG with ``airflow dags test`` (the task runner, XComs, connections
-and teardown semantics of a real run, without a scheduler to start and wait for), shows progress,
+``.airflow-demo/``, runs ``leads_mass_update_daily`` with ``airflow dags test`` (the task runner, XComs,
+connections and teardown semantics of a real run, without a scheduler to start and wait for), shows progress,
 then a short report checked against the emulator's store. Airflow's own log goes to a file whose path
-it prints. Everything it started is stopped at the end, also on Ctrl-C.
+it prints. Then ``leads_update_records_daily`` pushes a value per lead computed in SQL: its plan and a
+check of every updated lead. Everything it started is stopped at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_ID = "leads_mass_update_daily"
+PER_RECORD_DAG_ID = "leads_update_records_daily"
 UPDATE, REPORT = "update_leads", "report"
 FIELD, VALUE = "Lead_Status", "Contacted"
 RUN_TIMEOUT = 600.0
@@ -119,27 +121,27 @@ class Demo:
         return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10)
 
 
-def task_states(demo: Demo) -> tuple[str | None, str | None, dict[str, str]]:
+def task_states(demo: Demo, dag_id: str = DAG_ID) -> tuple[str | None, str | None, dict[str, str]]:
     """Return the latest run's id, state and ``{task: state}`` (``(None, None, {})`` before it exists)."""
     with demo.db() as db:
         run = db.execute(
-            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (DAG_ID,)
+            "SELECT run_id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
         ).fetchone()
         if run is None:
             return None, None, {}
         rows = db.execute(
             "SELECT task_id, map_index, state FROM task_instance WHERE dag_id = ? AND run_id = ?",
-            (DAG_ID, run[0]),
+            (dag_id, run[0]),
         ).fetchall()
     return run[0], run[1], {t if m < 0 else f"{t}[{m}]": s or "none" for t, m, s in rows}
 
 
-def xcom(demo: Demo, run_id: str, task_id: str, key: str = "return_value") -> Any:
+def xcom(demo: Demo, run_id: str, task_id: str, key: str = "return_value", dag_id: str = DAG_ID) -> Any:
     """Read one XCom value of the demo's run."""
     with demo.db() as db:
         row = db.execute(
             "SELECT value FROM xcom WHERE dag_id = ? AND run_id = ? AND task_id = ? AND key = ?",
-            (DAG_ID, run_id, task_id, key),
+            (dag_id, run_id, task_id, key),
         ).fetchone()
     return None if row is None else json.loads(row[0])
 
@@ -213,6 +215,29 @@ def report(demo: Demo, before: dict[str, dict[str, Any]], seconds: float) -> tup
     return lines, agree
 
 
+def per_record_report(demo: Demo, seconds: float) -> tuple[list[str], bool]:
+    """Return the per-lead run's report lines and whether its records agree with the CRM."""
+    assert demo.emulator is not None
+    run_id, run_state, _ = task_states(demo, PER_RECORD_DAG_ID)
+    assert run_id is not None
+    summary = xcom(demo, run_id, UPDATE, dag_id=PER_RECORD_DAG_ID) or {}
+    records = xcom(demo, run_id, UPDATE, "records", PER_RECORD_DAG_ID) or []
+    after = demo.emulator.client.records("Leads")
+    updated = [r["id"] for r in records if r["outcome"] == "updated"]
+    wrong = [i for i in updated if after.get(i, {}).get("Description") != f"Zone {i[-1]}"]
+    plan = summary.get("plan") or {}
+    outcomes = Counter(r["outcome"] for r in records)
+    lines = [
+        f"=== {PER_RECORD_DAG_ID}: run {run_state} in {seconds:.0f} s: a Description per lead from SQL ===",
+        f"Plan: {plan.get('mass_update_calls')} mass update and {plan.get('update_calls')} Update Records "
+        f"call(s), about {plan.get('estimated_credits')} credits",
+        "Outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in outcomes.most_common()),
+        "  check: every updated lead holds its own Description: "
+        + ("yes" if not wrong else f"NO ({len(wrong)})"),
+    ]
+    return lines, run_state == "success" and bool(updated) and not wrong
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo and return the process exit code (0: green run, report consistent with the CRM)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -241,7 +266,12 @@ def main(argv: list[str] | None = None) -> int:
             print(line, flush=True)
         lines, agree = report(demo, before, time.monotonic() - started)
         print("\n" + "\n".join(lines), flush=True)
-        return 0 if agree else 1
+        print(f"\nRunning {PER_RECORD_DAG_ID} (airflow dags test) ...", flush=True)
+        started = time.monotonic()
+        demo.run(airflow, "dags", "test", PER_RECORD_DAG_ID)
+        more, agree_more = per_record_report(demo, time.monotonic() - started)
+        print("\n".join(more), flush=True)
+        return 0 if agree and agree_more else 1
     except KeyboardInterrupt:
         print(f"\nInterrupted; stopping what the demo started. Log: {demo.log_path}", flush=True)
         return 130

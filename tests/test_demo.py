@@ -76,6 +76,8 @@ def test_demo_reports_what_changed_and_stops_everything(home):
     assert f"Airflow's full log: {log}" in out
     assert "[DAG TEST]" in log.read_text()  # the flood went to the file, not the screen
     assert "[DAG TEST]" not in out
+    assert "=== leads_update_records_daily: run success" in out
+    assert "check: every updated lead holds its own Description: yes" in out
     assert len(out.splitlines()) < 60
     assert wait_until_gone(mark) == []
 

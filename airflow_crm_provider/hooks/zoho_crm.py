@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.auth import AccessToken, TokenSource
     from airflow_crm_provider.zoho.http import Plan
     from airflow_crm_provider.zoho.metadata import FieldMeta
+    from airflow_crm_provider.zoho.record_writes import UpsertEntry
 
 T = TypeVar("T")
 
@@ -246,6 +247,44 @@ class ZohoCRMHook(HttpHook):
         :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
         """
         return self._call(calls.mass_update_call(module, data, ids, over_write))
+
+    def update_records(
+        self, module: str, rows: Sequence[Mapping[str, Any]], trigger: Sequence[str] | None = None
+    ) -> list[ZohoEntry]:
+        """
+        Set a value per record on up to 100 records (Update Records, ``PUT /crm/<version>/<module>``).
+
+        :param module: module API name, e.g. ``Leads``.
+        :param rows: ``{"id": record_id, field_api_name: value, ...}`` per record.
+        :param trigger: automation to run (``record_writes.TRIGGERS``); None: Zoho runs all; ``[]``: none.
+        :return: one entry per row, in input order (``id``: Zoho's, else the row's).
+        :raises ValueError: bad rows or trigger (nothing is sent).
+        :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
+        """
+        return self._call(calls.update_records_call(module, rows, trigger))
+
+    def upsert(
+        self,
+        module: str,
+        rows: Sequence[Mapping[str, Any]],
+        duplicate_check_fields: Sequence[str],
+        trigger: Sequence[str] | None = None,
+    ) -> list[UpsertEntry]:
+        """
+        Insert or update up to 100 records (Upsert, ``POST /crm/<version>/<module>/upsert``).
+
+        A row with an ``id`` updates it; one without updates the record it matches on the duplicate
+        check fields, or is inserted. Re-sent only if safe (see ``record_writes.upsert_request``).
+
+        :param module: module API name.
+        :param rows: ``{field_api_name: value, ...}`` per record, optionally with ``id``.
+        :param duplicate_check_fields: the unique fields to match on, in order (e.g. ``["Email"]``).
+        :param trigger: automation to run; None: Zoho runs all of it; ``[]`` runs none.
+        :return: one entry per row, in input order: ``action`` ``insert`` or ``update`` and the ``id``.
+        :raises ValueError: bad rows, fields or trigger (nothing is sent).
+        :raises ZohoCRMError: a request-level error, or transient failures that outlasted retries.
+        """
+        return self._call(calls.upsert_call(module, rows, duplicate_check_fields, trigger))
 
     def mass_update_by_view(
         self,

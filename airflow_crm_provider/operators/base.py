@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.runs.outcomes import Mode, Summary
     from airflow_crm_provider.runs.policy import RunPolicy
     from airflow_crm_provider.runs.prior import PriorValues
+    from airflow_crm_provider.runs.rows_inputs import CheckedRows
     from airflow_crm_provider.zoho.calls import WriteAction
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ class ZohoCRMBaseOperator(BaseOperator):
         return lineage_on_complete(task_instance)
 
     def _read_first(
-        self, hook: ZohoCRMHook, inputs: CheckedInputs, fields: list[str], ledger: PriorLedger
+        self, hook: ZohoCRMHook, inputs: CheckedInputs | CheckedRows, fields: list[str], ledger: PriorLedger
     ) -> PriorValues | RunResult:
         """
         Read the target fields of every id before any write (kept in ``ledger`` for a retry).

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_crm_provider.operators.base import ZohoCRMBaseOperator
+from airflow_crm_provider.operators.update_records import WRITTEN_KEY
 from airflow_crm_provider.runs import credit_floor
 from airflow_crm_provider.runs.guarded_reads import reads_within
-from airflow_crm_provider.runs.inputs import InputError, check_module
+from airflow_crm_provider.runs.ids_runner import run_ids_mode
+from airflow_crm_provider.runs.inputs import CheckedInputs, InputError, check_module
 from airflow_crm_provider.runs.ledger import ChunkLedger, PriorLedger, fingerprint
 from airflow_crm_provider.runs.outcomes import RunResult
-from airflow_crm_provider.runs.prior import read_back
-from airflow_crm_provider.runs.revert import RevertSource, plan_revert, revert_result, run_revert
+from airflow_crm_provider.runs.prior import read_back_rows
+from airflow_crm_provider.runs.revert import RevertSource, plan_revert, restore_calls, revert_result
 from airflow_crm_provider.zoho.calls import MASS_UPDATE
 
 if TYPE_CHECKING:
@@ -20,18 +22,19 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_crm_provider.runs.outcomes import Mode, Summary
-    from airflow_crm_provider.zoho.api import ZohoEntry
 
 
 class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
     """
-    Restore the values a mass update's snapshot kept, on the records it changed.
+    Restore the values a mass update's (or Update Records') snapshot kept, on the records it changed.
 
     The source task (a :class:`~airflow_crm_provider.operators.mass_update.ZohoCRMMassUpdateOperator`
-    run with ``snapshot=True``, in the same DAG run) pushed its prior values under the XCom key
-    ``snapshot``. Each record is read first: one that still holds what the run set gets its prior
-    value back, records sharing a prior value going together (one mass update per 500 ids, the same
-    concurrency, error policy, thresholds and XComs as a forward run, ``mode`` ``revert``). A record
+    or :class:`~airflow_crm_provider.operators.update_records.ZohoCRMUpdateRecordsOperator` run with
+    ``snapshot=True``, in the same DAG run) pushed its prior values under the XCom key ``snapshot``.
+    Each record is read first: one that still holds what the run set gets its prior value back, in
+    planned calls (Update Records with each record's prior values, 100 a call; a mass update where
+    enough records share one value), with the same concurrency, error policy, thresholds and XComs
+    as a forward run, ``mode`` ``revert``. A record
     already back at its prior value is ``unchanged``; one changed by someone else since the run is
     left alone with code ``CHANGED_SINCE`` (class ``soft``: skipped; ``error_policy`` may change
     that), unless ``force=True``. A retry of the task sends only what earlier tries did not restore.
@@ -86,14 +89,19 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         """Read the source's snapshot and the records, restore the prior values, push the XComs."""
         try:
             source = RevertSource.from_xcoms(
-                self.source_task_id, self._pull(context, "return_value"), self._pull(context, "snapshot")
+                self.source_task_id,
+                self._pull(context, "return_value"),
+                self._pull(context, "snapshot"),
+                self._pull(context, WRITTEN_KEY),
             )
             self._source = source
             if self.module is not None and check_module(self.module) != source.module:
                 raise InputError(
                     f"module is {self.module!r} but {self.source_task_id!r} wrote {source.module!r}"
                 )
-            inputs = self._check_inputs(module=source.module, data=source.data, ids=list(source.prior))
+            inputs = CheckedInputs(
+                check_module(source.module), source.data, list(source.prior), [], self._policy()
+            )
         except InputError as err:
             self._refuse_input(context, err)
         module, ids = source.module, inputs.ids
@@ -102,36 +110,38 @@ class ZohoCRMRevertMassUpdateOperator(ZohoCRMBaseOperator):
         # the prior values were Zoho's own: only the fields are checked (a picklist may have changed since)
         self._preflight(context, hook, module, dict.fromkeys(source.data, ()), ids)
         state = self._task_state(context, "a retry of this task reads and restores every record again")
-        run_key = fingerprint("revert", module, source.data, source.over_write)
-        current = self._read_first(hook, inputs, list(source.data), PriorLedger(state, run_key))
+        run_key = fingerprint("revert", module, source.data, source.over_write, source.written)
+        current = self._read_first(hook, inputs, source.fields, PriorLedger(state, run_key))
         if isinstance(current, RunResult):
             return self._conclude(context, current)
         plan = plan_revert(source, current, force=bool(self.force))
+        calls = restore_calls(plan, module, inputs.sending.batch_size)
         self.log.info(
-            "Reverting %d %s record(s) of %r: %d to restore in %d group(s) of one prior value, %d left",
+            "Reverting %d %s record(s) of %r: %d to restore, %d left; %s",
             len(ids),
             module,
             self.source_task_id,
-            sum(len(g) for _, g in plan.groups),
-            len(plan.groups),
+            len(plan.restore),
             len(plan.left),
+            calls.plan.describe(),
         )
-
-        def write(values: dict[str, Any], chunk: list[str]) -> list[ZohoEntry]:
-            return hook.mass_update(module, values, ids=chunk, over_write=True)
-
-        send = credit_floor.guarded(write, hook.credits, self.min_credits_remaining)
-        reads = reads_within(hook, self.min_credits_remaining)
-
-        runs = run_revert(
-            plan,
-            send,
-            inputs.sending,
-            lambda values: ChunkLedger(state, fingerprint("revert", module, values, True)),
-            inputs.overrides,
-            read_back_for=lambda values: read_back(reads, module=module, data=values, over_write=True),
-        )
-        result = revert_result(source, plan, runs, inputs.thresholds, inputs.overrides)
+        run = None
+        if plan.restore:
+            reads = reads_within(hook, self.min_credits_remaining)
+            send = credit_floor.guarded(
+                calls.sender(hook, module, None), hook.credits, self.min_credits_remaining
+            )
+            run = run_ids_mode(
+                send,
+                calls.ids,
+                inputs.sending,
+                ChunkLedger(state, run_key, calls.content),
+                inputs.overrides,
+                read_back=read_back_rows(reads, module=module, expected=calls.expected()),
+                chunks=calls.chunks,
+            )
+        result = revert_result(source, plan, run, inputs.thresholds, inputs.overrides)
+        result.summary["plan"] = calls.plan.summary()
         return self._conclude(context, result, state)
 
 

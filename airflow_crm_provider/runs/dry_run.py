@@ -101,6 +101,7 @@ def run_dry_run(
     data: Mapping[str, Any],
     ids: Sequence[str],
     over_write: bool = False,
+    values: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> RunResult:
     """
     Read the ids' target fields and return the would-be results (no write is sent).
@@ -110,8 +111,10 @@ def run_dry_run(
     :param data: field API name -> value the mass update would set.
     :param ids: unique record ids, in input order.
     :param over_write: the run's ``over_write`` flag.
+    :param values: id -> the values to set on that record, for a run with a value per record
+        (``data`` is then ignored).
     """
-    fields = list(data)
+    fields = list(data) if values is None else list(dict.fromkeys(f for v in values.values() for f in v))
     log.info("Dry run: reading %s of %d %s record(s); nothing is written", fields, len(ids), module)
     found: dict[str, dict[str, Any]] = {}
     read = 0
@@ -122,7 +125,9 @@ def run_dry_run(
             read += len(chunk)
     except Exception as err:  # every id still gets a record, and the XComs are pushed
         error = err
-    records = [dry_run_record(i, found.get(i), data, over_write) for i in ids[:read]]
+    records = [
+        dry_run_record(i, found.get(i), data if values is None else values[i], over_write) for i in ids[:read]
+    ]
     if error is not None:
         records += [_not_read(i, error) for i in ids[read:]]
     base = summarize(module, "dry_run", records)

@@ -13,6 +13,7 @@ import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from airflow_crm_provider.runs.collector import collection_paused
@@ -30,7 +31,7 @@ from airflow_crm_provider.runs.outcomes import (
     rejection_class,
     summarize,
 )
-from airflow_crm_provider.runs.resume import resume_round, settle_unconfirmed
+from airflow_crm_provider.runs.resume import chunked, resume_round, settle_unconfirmed
 from airflow_crm_provider.zoho.errors import (
     CREDIT_ERRORS,
     ErrorClass,
@@ -113,6 +114,7 @@ def run_ids_mode(
     overrides: Mapping[str, ErrorClass] | None = None,
     *,
     read_back: Callable[[list[str]], dict[str, bool]] | None = None,
+    chunks: Callable[[list[str]], list[list[str]]] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> IdsRun:
     """
@@ -126,9 +128,13 @@ def run_ids_mode(
     :param read_back: ids -> whether each record holds the new values; settles calls whose reply was
         lost (``UNCONFIRMED`` otherwise), and confirms what earlier tries recorded as updated before
         it is claimed again.
+    :param chunks: splits ids into calls (a plan's calls, see :mod:`~airflow_crm_provider.runs.planned`);
+        default: chunks of ``settings.batch_size``. Each chunk is one ``send``; the same ids must split
+        the same way in every try, so a retry finds each call's reply in the ledger.
     :param sleep: waits between re-send rounds (injected by tests).
     """
-    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, read_back)
+    chunker = chunks or partial(_fixed_chunks, size=settings.batch_size)
+    runner = _IdsRunner(send, settings, ledger, dict(overrides or {}), sleep, chunker, read_back)
     with collection_paused():  # 500-entry replies decode into many small dicts, none of them cyclic
         run = runner.run(list(ids))
         if read_back is not None and run.unconfirmed:
@@ -171,9 +177,11 @@ class _IdsRunner:
         ledger: ChunkLedger,
         overrides: dict[str, ErrorClass],
         sleep: Callable[[float], None],
+        chunks: Callable[[list[str]], list[list[str]]],
         read_back: Callable[[list[str]], dict[str, bool]] | None = None,
     ) -> None:
         self._send = send
+        self._chunks = chunks
         self._read_back = read_back
         self._settings = settings
         self._ledger = ledger
@@ -205,8 +213,7 @@ class _IdsRunner:
 
     def _round(self, round_no: int, pending: list[str]) -> None:
         """Send one round's chunks, less the records an earlier try got Zoho's reply for."""
-        size = self._settings.batch_size or max(len(pending), 1)
-        found = resume_round(self._ledger, round_no, pending, size, self._settled, self._read_back)
+        found = resume_round(self._ledger, round_no, pending, self._chunks, self._settled, self._read_back)
         self.result.entries.update(found.entries)
         self.result.resumed += found.resumed
         if found.resumed:
@@ -336,6 +343,11 @@ class _IdsRunner:
         """
         self.result.entries.update(settle_unconfirmed(self.result.unconfirmed, read_back, self._ledger))
         self.result.unconfirmed.clear()
+
+
+def _fixed_chunks(ids: list[str], size: int | None) -> list[list[str]]:
+    """Return ``ids`` in chunks of ``size`` (None: one chunk)."""
+    return chunked(ids, size or max(len(ids), 1))
 
 
 def _align(chunk: list[str], got: list[ZohoEntry]) -> list[ZohoEntry]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_crm_provider.runs.outcomes import SUCCESS
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from airflow_crm_provider.zoho.api import ZohoEntry
 
@@ -112,11 +112,16 @@ class ChunkLedger:
 
     :param state: the task's state.
     :param run_key: :func:`fingerprint` of what the run writes (module, data, ``over_write``).
+    :param content: a chunk's ids -> what its call writes beyond the run key (a plan's calls carry a
+        kind and values of their own), so a chunk's key covers the call's content, not only its ids.
     """
 
-    def __init__(self, state: TaskState, run_key: str) -> None:
+    def __init__(
+        self, state: TaskState, run_key: str, content: Callable[[Sequence[str]], Any] | None = None
+    ) -> None:
         self._state = state
         self._run_key = run_key
+        self._content = content
 
     @property
     def enabled(self) -> bool:
@@ -124,7 +129,8 @@ class ChunkLedger:
         return self._state.enabled
 
     def _key(self, round_no: int, ids: Sequence[str]) -> str:
-        return f"{KEY_PREFIX}.{self._run_key}.r{round_no}.{fingerprint(*ids)}"
+        chunk = fingerprint(*ids) if self._content is None else fingerprint(list(ids), self._content(ids))
+        return f"{KEY_PREFIX}.{self._run_key}.r{round_no}.{chunk}"
 
     def get(self, round_no: int, ids: Sequence[str]) -> list[ZohoEntry] | None:
         """
@@ -256,15 +262,21 @@ class JobTracker:
         self._state.set(JOB_KEY, {"posting": posting, "target": self._target})
 
 
+#: What a success's details keep: an upsert's record id (when not the entry's key) and its action.
+_KEPT_ON_SUCCESS = ("id", "action")
+
+
 def _pack(entry: ZohoEntry) -> list[Any]:
-    """Store an entry compactly (a success keeps no details: they are timestamps and the user)."""
-    details = {} if entry["code"] == SUCCESS else entry["details"]
+    """Store an entry compactly (a success keeps no timestamps nor user: only an upsert's id and action)."""
+    details = entry["details"]
+    if entry["code"] == SUCCESS:
+        details = {k: details[k] for k in _KEPT_ON_SUCCESS if k in details and details[k] != entry["id"]}
     return [entry["id"], entry["status"], entry["code"], entry["message"], details]
 
 
 def _unpack(row: list[Any]) -> ZohoEntry:
     record_id, status, code, message, details = row
     if code == SUCCESS:
-        details = {"id": record_id}
+        details = {"id": record_id, **details}
         message = f"{message} (in an earlier try)"
     return {"id": record_id, "status": status, "code": code, "message": message, "details": details}

@@ -27,6 +27,8 @@ from airflow_crm_provider.zoho.errors import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from typing_extensions import NotRequired
+
     from airflow_crm_provider.zoho.api import ZohoEntry
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ class RecordResult(TypedDict):
     message: str
     details: dict[str, Any]
     outcome: str
+    #: an upsert's row index and what Zoho did with it (``insert``, ``update``; None if not written)
+    row: NotRequired[int]
+    action: NotRequired[str | None]
 
 
 class Summary(TypedDict):
@@ -90,6 +95,10 @@ class Summary(TypedDict):
     calls: dict[str, int]
     #: the API credits Zoho last said remain (None: not said, i.e. more than half remain, or no call)
     credits_remaining: int | None
+    #: the calls a per-record run planned (Update Records: ``Plan.summary()``); absent otherwise
+    plan: NotRequired[dict[str, Any]]
+    #: an upsert's written records by what Zoho did (``insert``, ``update``); absent otherwise
+    actions: NotRequired[dict[str, int]]
 
 
 class SnapshotInfo(TypedDict):

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_crm_provider.runs.inputs import InputError
 from airflow_crm_provider.runs.rows import ID, check_rows, value_key
-from airflow_crm_provider.zoho.settings import MAX_FIELDS_PER_CALL, MAX_MASS_UPDATE_IDS
+from airflow_crm_provider.zoho.credits import MASS_UPDATE_KIND, UPDATE_RECORDS_KIND
+from airflow_crm_provider.zoho.settings import MAX_FIELDS_PER_CALL, MAX_MASS_UPDATE_IDS, MAX_RECORDS_PER_WRITE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -33,10 +34,9 @@ if TYPE_CHECKING:
 
 Optimize = Literal["calls", "credits"]
 CallKind = Literal["mass_update", "update_records"]
-MASS_UPDATE: CallKind = "mass_update"
-UPDATE_RECORDS: CallKind = "update_records"
-#: Records one Update Records call takes at most (Zoho's limit).
-MAX_UPDATE_RECORDS = 100
+#: The kinds of planned call: the credit meter's kinds of the two actions.
+MASS_UPDATE: CallKind = MASS_UPDATE_KIND
+UPDATE_RECORDS: CallKind = UPDATE_RECORDS_KIND
 #: A planned mass update replaces multi-select values, as the Update Records call it stands in for does.
 OVER_WRITE = True
 
@@ -57,7 +57,7 @@ class Costs:
     :param mass_update_credits: credits one mass update call costs (undocumented; see above).
     """
 
-    update_records_per_call: int = MAX_UPDATE_RECORDS
+    update_records_per_call: int = MAX_RECORDS_PER_WRITE
     records_per_credit: int = 10
     mass_update_ids_per_call: int = MAX_MASS_UPDATE_IDS
     mass_update_credits: int = 1
@@ -65,7 +65,7 @@ class Costs:
     def __post_init__(self) -> None:
         """Refuse a limit outside Zoho's or a cost that is not a whole number of credits."""
         for name, low, high in (
-            ("update_records_per_call", 1, MAX_UPDATE_RECORDS),
+            ("update_records_per_call", 1, MAX_RECORDS_PER_WRITE),
             ("records_per_credit", 1, None),
             ("mass_update_ids_per_call", 1, MAX_MASS_UPDATE_IDS),
             ("mass_update_credits", 0, None),

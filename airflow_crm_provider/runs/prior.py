@@ -226,3 +226,27 @@ def read_back(
         }
 
     return check
+
+
+def read_back_rows(
+    hook: RecordReads, *, module: str, expected: Mapping[str, Mapping[str, Any]]
+) -> Callable[[list[str]], dict[str, bool]]:
+    """
+    Return ``ids -> {id: whether the record holds its own values}``, for a run with a value per record.
+
+    Only the fields the ids' rows set are read; multi-select values count as replaced.
+
+    :param hook: the Zoho CRM hook's record reads (under the credit floor).
+    :param module: Zoho module API name.
+    :param expected: id -> field API name -> the value the run sets on that record.
+    """
+
+    def check(ids: list[str]) -> dict[str, bool]:
+        fields = list(dict.fromkeys(name for i in ids for name in expected[i]))
+        found = hook.get_records(module, ids, fields)
+        return {
+            i: i in found and all(holds(found[i].get(name), v, True) for name, v in expected[i].items())
+            for i in ids
+        }
+
+    return check

@@ -50,7 +50,7 @@ def resume_round(
     ledger: ChunkLedger,
     round_no: int,
     pending: list[str],
-    size: int,
+    chunks: Callable[[list[str]], list[list[str]]],
     settled: Callable[[ZohoEntry], bool],
     read_back: ReadBack | None,
 ) -> Resumed:
@@ -60,29 +60,30 @@ def resume_round(
     Updated records (confirmed by reading them back, when a read-back is given), and records re-sent
     by the next round anyway (``RECORD_LOCKED``), are taken as recorded. The others (skipped, failed,
     no result, or no longer holding the value) were not applied, so they go out again, the leftovers
-    of every chunk together in full chunks. Those chunks are found the same way from the same
-    records, so each pass looks up what the chunks of the pass before left.
+    of every chunk together in full chunks (of one kind of call each, as ``chunks`` splits them).
+    Those chunks are found the same way from the same records, so each pass looks up what the chunks
+    of the pass before left.
 
     :param ledger: replies of chunks earlier tries sent.
     :param round_no: the round (0: the first send, then the re-sends).
     :param pending: the round's ids, in input order.
-    :param size: ids per chunk.
+    :param chunks: splits ids into calls (chunks of the batch size, or a plan's calls).
     :param settled: whether a recorded entry stands (updated, or re-sent by the next round anyway).
     :param read_back: confirms what earlier tries recorded as updated (None: taken as recorded).
     """
     found = Resumed()
     order = {record_id: n for n, record_id in enumerate(pending)}
-    chunks = chunked(pending, size)
+    todo = chunks(pending)
     while True:
         left: list[str] = []
-        for chunk in chunks:
+        for chunk in todo:
             left += _resume_chunk(found, ledger, round_no, chunk, settled, read_back)
             if found.error is not None:
                 return found
-        if len(left) == sum(len(c) for c in chunks):  # nothing more was found: send these
-            found.to_send = chunks
+        if len(left) == sum(len(c) for c in todo):  # nothing more was found: send these
+            found.to_send = todo
             return found
-        chunks = chunked(sorted(left, key=order.__getitem__), size)
+        todo = chunks(sorted(left, key=order.__getitem__))
 
 
 def _resume_chunk(

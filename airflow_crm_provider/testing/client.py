@@ -128,8 +128,9 @@ class EmulatorClient:
 
         :param code: e.g. ``NO_PERMISSION``, ``AUTHORIZATION_FAILED``, ``CANNOT_PERFORM_ACTION``,
             ``LIMIT_EXCEEDED``, ``INVALID_URL_PATTERN`` (the catalogue: ``emulator.refusals.CATALOGUE``).
-        :param operation: ``mass_update`` (POST), ``status`` (job status GET), ``read`` (record
-            reads), ``metadata`` (users, org, settings) or ``any``.
+        :param operation: ``mass_update`` (POST), ``status`` (job status GET), ``update`` (Update
+            Records PUTs), ``upsert``, ``read`` (record reads), ``metadata`` (users, org, settings) or
+            ``any``.
         :param module: only requests to this module (default: any).
         :param times: how many requests to refuse (default: all until reset or :meth:`clear_refusals`).
         :return: the refusals now seeded.
@@ -226,8 +227,9 @@ class EmulatorClient:
         Add or replace field definitions of a module (created if new).
 
         :param module: module api name.
-        :param fields: api name -> data type (``"integer"``) or ``{"type", "mass_updatable"}``.
-            Email, lookup and textarea fields are not mass-updatable unless said otherwise.
+        :param fields: api name -> data type (``"integer"``) or ``{"type", "mass_updatable", "unique"}``.
+            Email, lookup and textarea fields are not mass-updatable unless said otherwise; a unique
+            field ("Do not allow duplicate values") refuses another record's value with DUPLICATE_DATA.
         :param max_fields: fields allowed per mass update call.
         :return: the module's field definitions.
         """

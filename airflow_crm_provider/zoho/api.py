@@ -136,11 +136,22 @@ def _error_fields(obj: Mapping[str, Any]) -> tuple[str | None, str, dict[str, An
     return code, str(message), _details(obj)
 
 
+#: Statuses under which Zoho answers a write whose every record failed with one ``data[]`` entry per
+#: record (400; 412 when each was ``ALREADY_MODIFIED`` after ``If-Unmodified-Since``).
+ENTRY_ERROR_STATUSES = frozenset({400, 412})
+
+
+def _has_entries(body: Any) -> bool:
+    data = body.get("data") if isinstance(body, dict) else None
+    return isinstance(data, list) and bool(data) and all(isinstance(e, dict) and "code" in e for e in data)
+
+
 def check_reply(reply: Reply) -> Any:
     """
     Return a reply's JSON body (``None`` for 204), or raise the typed error it carries.
 
-    A bare ``{code, message, details, status: "error"}`` object is an error whatever the status.
+    A bare ``{code, message, details, status: "error"}`` object is an error whatever the status; a
+    400 or 412 whose body is ``data[]`` entries is returned for the parser to read entry by entry.
 
     :param reply: the HTTP reply.
     """
@@ -149,6 +160,8 @@ def check_reply(reply: Reply) -> Any:
     if bare and (body.get("status") != "success" or reply.status >= 300):
         code, message, details = _error_fields(body)
         raise error_for(code, message, details, reply.status, reply.retry_after(), reply.credits_remaining())
+    if reply.status in ENTRY_ERROR_STATUSES and _has_entries(body):
+        return body  # every record failed: the entries say why, one per record (the parser decides)
     if reply.status >= 300:
         raise error_for(
             None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from airflow_crm_provider.zoho import record_writes
 from airflow_crm_provider.zoho.api import (
     check_reply,
     parse_current_user,
@@ -30,12 +31,19 @@ from airflow_crm_provider.zoho.credits import (
     OTHER_KIND,
     READ_KIND,
     STATUS_KIND,
+    UPDATE_RECORDS_KIND,
+    UPSERT_KIND,
 )
 from airflow_crm_provider.zoho.errors import TokenRejected, ZohoAuthError, ZohoCRMError, ZohoTransientError
 from airflow_crm_provider.zoho.http import FetchToken, Send, TokenAccepted
 from airflow_crm_provider.zoho.metadata import parse_fields, parse_modules
 from airflow_crm_provider.zoho.retries import retrying
-from airflow_crm_provider.zoho.settings import MAX_GET_RECORD_IDS, MAX_MASS_UPDATE_IDS, module_name
+from airflow_crm_provider.zoho.settings import (
+    MAX_GET_RECORD_IDS,
+    MAX_MASS_UPDATE_IDS,
+    MAX_RECORDS_PER_WRITE,
+    module_name,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
     from airflow_crm_provider.zoho.api import JobStatus, ZohoEntry
     from airflow_crm_provider.zoho.http import Plan, Reply, Token
     from airflow_crm_provider.zoho.metadata import FieldMeta
+    from airflow_crm_provider.zoho.record_writes import UpsertEntry
     from airflow_crm_provider.zoho.retries import Retries
     from airflow_crm_provider.zoho.settings import ZohoConnectionSettings
 
@@ -51,6 +60,7 @@ if TYPE_CHECKING:
     ReplyObserver = Callable[[str, int | None, ZohoCRMError | None], None]
 
 T = TypeVar("T")
+E = TypeVar("E", bound="ZohoEntry")
 
 #: Replays of one call with a newer token after a token that had worked went stale (expired,
 #: evicted, revoked) mid-call; past this the call ends as retryable, never as a permanent failure.
@@ -81,7 +91,7 @@ class Call(Generic[T]):
 
 
 @dataclass(frozen=True)
-class WriteAction:
+class WriteAction(Generic[E]):
     """
     A Zoho CRM write API that takes records in batches and answers one ``data[]`` entry per record.
 
@@ -93,7 +103,8 @@ class WriteAction:
     :param method: HTTP method.
     :param path: module API name -> path under ``/crm/<version>/``.
     :param batch_limit: records per call (Zoho's limit; the default batch size).
-    :param parse: ``(body, status) -> one entry per record``.
+    :param parse: ``(ids sent, body, status) -> one entry per record`` (an id is None where a record
+        was sent without one, as an upsert may be).
     :param resendable: whether a call that may have reached Zoho (its reply lost) may be sent again;
         the same body gives the same result, so the client's retries and a task retry re-send it.
     """
@@ -103,36 +114,64 @@ class WriteAction:
     method: str
     path: Callable[[str], str]
     batch_limit: int
-    parse: Callable[[Any, int], list[ZohoEntry]]
+    parse: Callable[[list[str | None], Any, int], list[E]]
     resendable: bool = True
 
-    def call(self, module: str, body: Mapping[str, Any], records: int) -> Call[list[ZohoEntry]]:
+    def call(
+        self, module: str, body: Mapping[str, Any], sent_ids: list[str | None], *, resendable: bool = True
+    ) -> Call[list[E]]:
         """
         Return the call that sends one batch to ``module``.
 
         :param module: module API name.
         :param body: the JSON body.
-        :param records: how many records the batch holds.
+        :param sent_ids: each record's id as sent, in order (None where one has none).
+        :param resendable: False when this body may not be re-sent although the action may.
         :raises ValueError: more records than :attr:`batch_limit`, or not a module API name.
         """
-        if records > self.batch_limit:
-            raise ValueError(f"{self.kind} takes at most {self.batch_limit} ids per call, got {records}")
+        if len(sent_ids) > self.batch_limit:
+            raise ValueError(
+                f"{self.title} takes at most {self.batch_limit} records per call, got {len(sent_ids)}"
+            )
         path = self.path(module_name(module))
-        return Call(self.kind, self.method, path, self.parse, json=body, resendable=self.resendable)
+        parse = partial(self.parse, sent_ids)
+        return Call(self.kind, self.method, path, parse, json=body, resendable=self.resendable and resendable)
 
 
 def _mass_update_path(module: str) -> str:
     return f"{module}/actions/mass_update"
 
 
+def _parse_mass_update(sent_ids: list[str | None], body: Any, status: int) -> list[ZohoEntry]:
+    return parse_mass_update(body, status)  # each entry names its record (details.id)
+
+
 #: Mass Update by ids: the same value(s) on up to 500 records, applied at once.
-MASS_UPDATE = WriteAction(
+MASS_UPDATE: WriteAction[ZohoEntry] = WriteAction(
     title="mass update",
     kind=MASS_UPDATE_KIND,
     method="POST",
     path=_mass_update_path,
     batch_limit=MAX_MASS_UPDATE_IDS,
-    parse=parse_mass_update,
+    parse=_parse_mass_update,
+)
+#: Update Records: a value per record on up to 100 records (``PUT /{module}``), applied at once.
+UPDATE_RECORDS: WriteAction[ZohoEntry] = WriteAction(
+    title="update records",
+    kind=UPDATE_RECORDS_KIND,
+    method="PUT",
+    path=record_writes.update_records_path,
+    batch_limit=MAX_RECORDS_PER_WRITE,
+    parse=record_writes.parse_update_records,
+)
+#: Upsert Records: insert or update up to 100 records, matched on duplicate check fields.
+UPSERT: WriteAction[UpsertEntry] = WriteAction(
+    title="upsert",
+    kind=UPSERT_KIND,
+    method="POST",
+    path=record_writes.upsert_path,
+    batch_limit=MAX_RECORDS_PER_WRITE,
+    parse=record_writes.parse_upsert,
 )
 
 
@@ -146,9 +185,28 @@ def mass_update_call(
     module: str, data: Mapping[str, Any], ids: Sequence[str], over_write: bool = False
 ) -> Call[list[ZohoEntry]]:
     """Return the mass update of up to 500 ids (see :meth:`ZohoCRMHook.mass_update`)."""
-    ids = _id_list(ids)
-    body = {"data": [dict(data)], "ids": ids, "over_write": bool(over_write)}
-    return MASS_UPDATE.call(module, body, len(ids))
+    sent: list[str | None] = list(_id_list(ids))
+    body = {"data": [dict(data)], "ids": sent, "over_write": bool(over_write)}
+    return MASS_UPDATE.call(module, body, sent)
+
+
+def update_records_call(
+    module: str, rows: Sequence[Mapping[str, Any]], trigger: Sequence[str] | None = None
+) -> Call[list[ZohoEntry]]:
+    """Return the Update Records call of up to 100 rows (see :meth:`ZohoCRMHook.update_records`)."""
+    body, sent_ids = record_writes.update_request(rows, trigger)
+    return UPDATE_RECORDS.call(module, body, sent_ids)
+
+
+def upsert_call(
+    module: str,
+    rows: Sequence[Mapping[str, Any]],
+    duplicate_check_fields: Sequence[str],
+    trigger: Sequence[str] | None = None,
+) -> Call[list[UpsertEntry]]:
+    """Return the Upsert call of up to 100 rows, re-sendable only when a re-send cannot insert twice."""
+    body, sent_ids, resendable = record_writes.upsert_request(rows, duplicate_check_fields, trigger)
+    return UPSERT.call(module, body, sent_ids, resendable=resendable)
 
 
 def mass_update_job_call(

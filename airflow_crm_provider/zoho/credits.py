@@ -9,7 +9,7 @@ spent (see :func:`~airflow_crm_provider.zoho.errors.is_credit_exhaustion`).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from airflow_crm_provider.zoho.errors import ZohoCreditsExhaustedError
 
@@ -19,12 +19,22 @@ if TYPE_CHECKING:
 #: The reply header of the credits left (lower-cased, as :class:`~.http.Reply` keeps headers).
 CREDITS_HEADER = "x-api-credits-remaining"
 #: The kinds of call the meter counts: each built call says its own (see :mod:`~.zoho.calls`).
-READ_KIND = "read"
-MASS_UPDATE_KIND = "mass_update"
-STATUS_KIND = "status"
-METADATA_KIND = "metadata"
-OTHER_KIND = "other"
-CALL_KINDS = (READ_KIND, MASS_UPDATE_KIND, STATUS_KIND, METADATA_KIND, OTHER_KIND)
+READ_KIND: Final = "read"
+MASS_UPDATE_KIND: Final = "mass_update"
+UPDATE_RECORDS_KIND: Final = "update_records"
+UPSERT_KIND: Final = "upsert"
+STATUS_KIND: Final = "status"
+METADATA_KIND: Final = "metadata"
+OTHER_KIND: Final = "other"
+CALL_KINDS = (
+    READ_KIND,
+    MASS_UPDATE_KIND,
+    UPDATE_RECORDS_KIND,
+    UPSERT_KIND,
+    STATUS_KIND,
+    METADATA_KIND,
+    OTHER_KIND,
+)
 #: Longer than any credit count Zoho has (5,000,000 caps an edition): past it, the header is garbage.
 _MAX_DIGITS = 12
 

@@ -104,7 +104,7 @@ def retrying(retries: Retries, send: Send, interpret: Callable[[Reply], T]) -> P
             if isinstance(exc, ZohoConnectionError) and exc.maybe_delivered and not send.resendable:
                 raise ZohoConnectionError(
                     f"{exc.message}; not re-sent: the request may have reached Zoho, and sending it "
-                    "again could start a second job"
+                    "again could act twice (start a second job, insert a second record)"
                 ) from exc
             elapsed = time.monotonic() - start
             retry_after = exc.retry_after if isinstance(exc, ZohoRateLimitError) else None

@@ -51,9 +51,10 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Well within a request's retry budget (:class:`~.retries.Retries`): a hung call is tried again in time.
 DEFAULT_READ_TIMEOUT = 30.0
 
-#: Zoho's limits: ids per mass update call, ids per record read, heavy calls (mass update) in flight
-#: per org, fields per mass update call (Deals: 3, most modules: 1).
+#: Zoho's limits: ids per mass update call, records per Update Records or Upsert call, ids per record
+#: read, heavy calls (mass update) in flight per org, fields per mass update call (Deals: 3, most: 1).
 MAX_MASS_UPDATE_IDS = 500
+MAX_RECORDS_PER_WRITE = 100
 MAX_GET_RECORD_IDS = 100
 MAX_CONCURRENCY = 10
 MAX_FIELDS_PER_CALL = 3

@@ -25,6 +25,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: (page, first line) -> the test that runs the block.
 RUN_HERE = {
     ("README.md", "import pendulum"): "test_the_python_dags_run_under_dags_test (both DAG blocks)",
+    ("README.md", "from airflow.sdk import DAG"): "test_the_per_record_block_runs_under_dags_test",
     ("README.md", "git clone https://github.com/airflow-crm"): (
         "test_the_install_blocks_install_the_provider"
     ),
@@ -122,6 +123,22 @@ def test_the_python_dags_run_under_dags_test(dag_from_source, zoho_crm_conn, zoh
     assert states(run) == {"update_leads": "success", "check_the_update": "success", "revert": "skipped"}
 
 
+def test_the_per_record_block_runs_under_dags_test(dag_from_source, zoho_crm_conn, zoho_emulator):
+    from tests.dags.conftest import states
+
+    (source,) = _find("README.md", "from airflow.sdk import DAG")
+    (dag,) = dag_from_source(source).values()
+    run = dag.test()
+
+    assert states(run) == {"push_ratings": "success", "sync_leads": "success"}
+    client = zoho_emulator.client
+    ratings = [client.record("Leads", i)["Rating"] for i in ("738964000002131001", "738964000002130131")]
+    assert ratings == ["Hot", "Cold"]
+    assert [
+        r.get("City") for r in client.records("Leads").values() if r.get("Email") == "ada@example.com"
+    ] == ["London"]
+
+
 @pytest.mark.slow
 def test_the_install_blocks_install_the_provider(tmp_path):
     """The clone and wheel blocks, offline: `git clone` copies this checkout, pip is uv on its cache."""
@@ -143,7 +160,7 @@ pip() {{
   else shift; "$UV" pip install --quiet --no-deps --python "$VENV_PY" "$@"; fi
 }}
 """
-    clone, wheel = (_find("README.md", k[1])[0] for k in RUN_HERE if k[1] != "import pendulum")
+    clone, wheel = (_find("README.md", k[1])[0] for k in RUN_HERE if k[1].startswith(("git", "pip")))
     for block, where in ((clone, tmp_path), (wheel, tmp_path / "airflow-crm-provider")):
         done = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", shims + block],

@@ -18,6 +18,7 @@ DAG_IDS = {
     "leads_mass_update_job_mode",
     "leads_mass_update_mapped",
     "leads_mass_update_all_or_nothing",
+    "leads_update_records_daily",
 }
 
 #: Parse dags/ as the DAG processor does (bundle DagBag) with every socket and SQLite open refused.

@@ -75,8 +75,12 @@ class Crm:
         scheme: str = "Zoho-oauthtoken",
         token: str | None = None,
         timeout: float = 10,
+        headers: dict[str, str] | None = None,
     ) -> requests.Response:
-        headers = {"Authorization": f"{scheme} {token or self.token}"} if scheme else {}
+        headers = {
+            **(headers or {}),
+            **({"Authorization": f"{scheme} {token or self.token}"} if scheme else {}),
+        }
         return self.session.request(
             method, self.url + path, json=json_body, params=params, headers=headers, timeout=timeout
         )
@@ -85,6 +89,15 @@ class Crm:
         self, body: Any, *, module: str = "Leads", version: str = "v8", **kw: Any
     ) -> requests.Response:
         return self.call("POST", f"/crm/{version}/{module}/actions/mass_update", json_body=body, **kw)
+
+    def update(
+        self, body: Any, *, module: str = "Leads", record_id: str = "", **kw: Any
+    ) -> requests.Response:
+        path = f"/crm/v8/{module}" + (f"/{record_id}" if record_id else "")
+        return self.call("PUT", path, json_body=body, **kw)
+
+    def upsert(self, body: Any, *, module: str = "Leads", **kw: Any) -> requests.Response:
+        return self.call("POST", f"/crm/v8/{module}/upsert", json_body=body, **kw)
 
     def status(self, job_id: str, *, module: str = "Leads", version: str = "v8") -> requests.Response:
         return self.call("GET", f"/crm/{version}/{module}/actions/mass_update", params={"job_id": job_id})

@@ -65,10 +65,12 @@ def test_seed_rejects_bad_arguments(zoho_emulator: RunningEmulator) -> None:
 
 def test_fields_and_modules_can_be_defined(crm: Crm, zoho_emulator: RunningEmulator) -> None:
     client = zoho_emulator.client
-    fields = client.define_fields("Vendors", {"Rank": "integer", "Notes": "textarea"}, max_fields=2)
+    specs = {"Rank": "integer", "Notes": "textarea", "Code": {"type": "text", "unique": True}}
+    fields = client.define_fields("Vendors", specs, max_fields=2)
     assert fields == {
-        "Rank": {"type": "integer", "mass_updatable": True},
-        "Notes": {"type": "textarea", "mass_updatable": False},
+        "Rank": {"type": "integer", "mass_updatable": True, "unique": False},
+        "Notes": {"type": "textarea", "mass_updatable": False, "unique": False},
+        "Code": {"type": "text", "mass_updatable": True, "unique": True},
     }
     (vendor,) = client.seed("Vendors", count=1)
     entry = crm.mass_update({"data": [{"Rank": 3}], "ids": [vendor]}, module="Vendors").json()["data"][0]

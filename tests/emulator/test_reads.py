@@ -60,7 +60,7 @@ def test_current_user(crm: Crm) -> None:
 def test_unknown_module_and_unsupported_method(crm: Crm) -> None:
     response = crm.call("GET", "/crm/v8/Leadz", params={"ids": SEED_IDS[0]})
     assert (response.status_code, response.json()["code"]) == (400, "INVALID_MODULE")
-    response = crm.call("PUT", "/crm/v8/Leads", json_body={"data": []})
+    response = crm.call("DELETE", "/crm/v8/Leads", params={"ids": SEED_IDS[0]})
     assert (response.status_code, response.json()["code"]) == (400, "NOT_SUPPORTED")
 
 

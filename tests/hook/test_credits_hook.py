@@ -19,7 +19,15 @@ from airflow_crm_provider.zoho.errors import (
 )
 
 DATA = {"City": "Oslo"}
-NO_CALLS = {"read": 0, "mass_update": 0, "status": 0, "metadata": 0, "other": 0}
+NO_CALLS = {
+    "read": 0,
+    "mass_update": 0,
+    "update_records": 0,
+    "upsert": 0,
+    "status": 0,
+    "metadata": 0,
+    "other": 0,
+}
 
 
 @pytest.fixture
@@ -53,7 +61,18 @@ def test_the_meter_matches_the_emulators_credits(hook, emulator):
     hook.get_mass_update_status("Leads", job_id)
     hook.get_org()
     assert hook.credits.remaining == emulator.credits()["remaining"] == 7
-    assert hook.credits.calls == {"read": 1, "mass_update": 2, "status": 1, "metadata": 0, "other": 1}
+    hook.update_records("Leads", [{"id": SEED_IDS[1], "City": "Oslo"}])
+    hook.upsert("Leads", [{"Last_Name": "Meter", "Email": "meter@example.com"}], ["Email"])
+    assert hook.credits.remaining == emulator.credits()["remaining"] == 5
+    assert hook.credits.calls == {
+        "read": 1,
+        "mass_update": 2,
+        "update_records": 1,
+        "upsert": 1,
+        "status": 1,
+        "metadata": 0,
+        "other": 1,
+    }
     assert sum(hook.credits.calls.values()) == len(crm_requests(emulator))
 
 

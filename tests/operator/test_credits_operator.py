@@ -16,7 +16,16 @@ def leads_op(**kwargs):
 
 
 def kinds(**calls: int) -> dict[str, int]:
-    return {"read": 0, "mass_update": 0, "status": 0, "metadata": 0, "other": 0, **calls}
+    return {
+        "read": 0,
+        "mass_update": 0,
+        "update_records": 0,
+        "upsert": 0,
+        "status": 0,
+        "metadata": 0,
+        "other": 0,
+        **calls,
+    }
 
 
 @pytest.mark.parametrize("error_policy", [None, {"TOO_MANY_REQUESTS": "ignore"}])

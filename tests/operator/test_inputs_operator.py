@@ -126,7 +126,15 @@ def test_empty_ids_skip_without_requests(zoho_crm_conn, emulator, ids):
         "job_id": None,
         "reason": "no record ids to update after rendering `ids`",
         "snapshot": None,
-        "calls": {"read": 0, "mass_update": 0, "status": 0, "metadata": 0, "other": 0},
+        "calls": {
+            "read": 0,
+            "mass_update": 0,
+            "update_records": 0,
+            "upsert": 0,
+            "status": 0,
+            "metadata": 0,
+            "other": 0,
+        },
         "credits_remaining": None,
     }
     assert out.records == []

@@ -99,6 +99,8 @@ def test_summarize_counts():
         "calls": {
             "read": 0,
             "mass_update": 0,
+            "update_records": 0,
+            "upsert": 0,
             "status": 0,
             "metadata": 0,
             "other": 0,

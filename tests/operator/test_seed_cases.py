@@ -44,7 +44,15 @@ def test_success_response(zoho_crm_conn, emulator):
         "job_id": None,
         "reason": "2 record(s) updated",
         "snapshot": None,
-        "calls": {"read": 0, "mass_update": 1, "status": 0, "metadata": 1, "other": 0},
+        "calls": {
+            "read": 0,
+            "mass_update": 1,
+            "update_records": 0,
+            "upsert": 0,
+            "status": 0,
+            "metadata": 1,
+            "other": 0,
+        },
         "credits_remaining": None,  # no credit budget: Zoho's header comes once half is used
     }
     assert [r["id"] for r in out.records] == [OK_1, OK_2]

@@ -11,9 +11,15 @@ from airflow_crm_provider.operators.revert import (
     LeadsRevertMassUpdateOperator,
     ZohoCRMRevertMassUpdateOperator,
 )
+from airflow_crm_provider.operators.update_records import ZohoCRMUpdateRecordsOperator
 from airflow_crm_provider.zoho.errors import ZohoConnectionError
 from tests.operator.fakes import FakeTaskStateStore, make_context
 from tests.operator.helpers import FAST_HOOK, crm_requests, mass_update_posts, run_task
+
+
+def update_puts(emulator) -> list[dict]:
+    return [e for e in crm_requests(emulator) if e["method"] == "PUT" and e["status"] != 401]
+
 
 pytestmark = pytest.mark.usefixtures("zoho_crm_conn")
 
@@ -233,28 +239,69 @@ def test_a_revert_retry_restores_only_what_the_first_try_did_not(emulator, monke
     before = statuses(emulator, ids)
     out = run_task(forward(ids))
     store = FakeTaskStateStore()
-    op = revert(max_concurrency=1)
-    real = type(op.hook).mass_update
+    # 9 records, 3 prior values, 5 a call: two Update Records calls beat three mass updates
+    op = revert(max_concurrency=1, batch_size=5)
+    real = type(op.hook).update_records
     calls = []
 
-    def fail_once_on_the_second_group(self, *args, **kwargs):
+    def fail_once_on_the_second_call(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise ZohoConnectionError("network down", maybe_delivered=False)
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(type(op.hook), "mass_update", fail_once_on_the_second_group)
+    monkeypatch.setattr(type(op.hook), "update_records", fail_once_on_the_second_call)
     first = run_task(op, revert_context(out, store))
     assert first.state == "up_for_retry"
-    posts = len(mass_update_posts(emulator))
+    assert first.summary["plan"]["update_calls"] == 2
+    puts = len(update_puts(emulator))
 
-    second = run_task(revert(max_concurrency=1), revert_context(out, store))
+    second = run_task(revert(max_concurrency=1, batch_size=5), revert_context(out, store))
 
     assert second.state == "success"
     assert statuses(emulator, ids) == before
-    assert len(mass_update_posts(emulator)) - posts == 2  # the group that failed and the one not started
+    assert len(update_puts(emulator)) - puts == 1  # only the call that failed
     assert {r["outcome"] for r in second.records} == {"updated"}
-    assert sum("earlier try" in r["message"] for r in second.records) == 3
+    assert sum("earlier try" in r["message"] for r in second.records) == 5
+
+
+def test_restoring_distinct_prior_values_costs_about_n_over_100_calls(emulator):
+    ids = emulator.seed(count=450, fields={"City": "Paris"})
+    for n, record_id in enumerate(ids):
+        emulator.seed(ids=[record_id], fields={"City": f"City {n}"})  # a prior value each
+    out = run_task(forward(ids, data={"City": "Oslo"}))
+    posts = len(mass_update_posts(emulator))
+
+    back = run_task(revert(), revert_context(out))
+
+    assert back.state == "success", back.error
+    assert statuses(emulator, ids, "City") == {i: f"City {n}" for n, i in enumerate(ids)}
+    assert len(update_puts(emulator)) == 5  # ceil(450 / 100), not one mass update per value
+    assert len(mass_update_posts(emulator)) == posts
+    assert back.summary["plan"] == {
+        "mass_update_calls": 0,
+        "update_calls": 5,
+        "estimated_credits": 45,
+        "optimize": "calls",
+    }
+
+
+def test_an_update_records_run_is_reverted_from_its_snapshot(emulator):
+    ids = emulator.seed(count=3, fields={"City": "Paris"})
+    emulator.seed(ids=[ids[2]], fields={"City": "Rome"})
+    rows = [{"id": i, "City": f"New {n}"} for n, i in enumerate(ids)]
+    out = run_task(
+        ZohoCRMUpdateRecordsOperator(
+            task_id="update", module="Leads", rows=rows, trigger=[], snapshot=True, hook_params=FAST_HOOK
+        )
+    )
+    emulator.seed(ids=[ids[1]], fields={"City": "Someone else"})  # changed since the run
+
+    back = run_task(revert(), revert_context(out))
+
+    assert [r["outcome"] for r in back.records] == ["updated", "skipped", "updated"]
+    assert back.records[1]["code"] == "CHANGED_SINCE"
+    assert statuses(emulator, ids, "City") == {ids[0]: "Paris", ids[1]: "Someone else", ids[2]: "Rome"}
 
 
 def test_reading_first_fails_cleanly_before_any_write(emulator):
@@ -312,7 +359,7 @@ SOURCE = {"module": "Leads", "snapshot": {"data": {"City": "x"}}}
 @pytest.mark.parametrize(
     ("summary", "snapshot", "message"),
     [
-        (None, None, "pushed no mass update summary"),
+        (None, None, "pushed no mass update or Update Records summary"),
         ({"module": "Leads", "snapshot": None}, None, "took no snapshot: run it with snapshot=True"),
         (SOURCE, None, "pushed no snapshot XCom"),
         (SOURCE, {"abc": {"City": "y"}}, "ids must be numeric"),

@@ -74,7 +74,16 @@ def test_the_operators_package_holds_only_airflow_adapters():
     operators = sorted(
         m.rsplit(".", 1)[-1] for m in modules() if m.startswith("airflow_crm_provider.operators.")
     )
-    assert operators == ["base", "lineage", "links", "mass_update", "revert"]
+    assert operators == [
+        "base",
+        "lineage",
+        "links",
+        "mass_update",
+        "revert",
+        "rows_base",
+        "update_records",
+        "upsert",
+    ]
 
 
 def test_layers_import_downwards_only_and_without_circles():
@@ -109,4 +118,7 @@ def test_only_the_operator_modules_touch_the_task_context():
         "airflow_crm_provider.operators.base",
         "airflow_crm_provider.operators.mass_update",
         "airflow_crm_provider.operators.revert",
+        "airflow_crm_provider.operators.rows_base",
+        "airflow_crm_provider.operators.update_records",
+        "airflow_crm_provider.operators.upsert",
     ]

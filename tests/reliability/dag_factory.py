@@ -1,5 +1,6 @@
 """
-DAGs of the reliability suite: one mass update task, built from a JSON spec (in-process or in a child).
+DAGs of the reliability suite: one write task (mass update, Update Records or Upsert), built from a
+JSON spec (in-process or in a child).
 
 A child process runs ``python -m tests.reliability.dag_factory`` with its dags folder
 holding :data:`DAG_FILE` (which builds the same DAG from the same spec, so ``dag.test()`` finds it
@@ -19,6 +20,8 @@ from typing import Any
 from airflow.sdk import DAG
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
+from airflow_crm_provider.operators.update_records import LeadsUpdateRecordsOperator
+from airflow_crm_provider.operators.upsert import LeadsUpsertOperator
 
 LOGICAL_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 TASK_ID = "set_leads"
@@ -33,51 +36,87 @@ dag = build_dag(spec["dag_id"], **spec["op_kwargs"])
 """
 
 
-class KillableMassUpdate(LeadsMassUpdateOperator):
+def _killed_execute(op: Any, context: Any, execute: Any) -> Any:
     """
-    The public operator, killed with SIGKILL at a chosen instant of its own end (``kill_at``).
+    Run a public operator's ``execute``, killed with SIGKILL at a chosen instant (``op.kill_at``).
 
-    ``first_write``: as the first mass update is about to be sent (what a run reads first, for
+    ``first_write``: as the first write is about to be sent (what a run reads first, for
     ``snapshot`` or ``skip_unchanged``, is kept by then); ``records_push``: as the ``records`` XCom
     is pushed (before it is stored); ``after_execute``: once ``execute`` returned, before Airflow
     records the task's success. Only try 1 is killed.
     """
+    first_try = context["ti"].try_number == 1
+    if op.kill_at == "records_push" and first_try:
+        # RuntimeTaskInstance is a pydantic model (no attribute can be set on it): patch its class,
+        # in this child process only
+        runtime_ti = type(context["ti"])
+        real_push = runtime_ti.xcom_push
+
+        def push(self: Any, key: str, value: Any, **kwargs: Any) -> None:
+            if key == "records":
+                os.kill(os.getpid(), signal.SIGKILL)
+            real_push(self, key, value, **kwargs)
+
+        runtime_ti.xcom_push = push
+    if op.kill_at == "first_write" and first_try:
+        for name in ("mass_update", "update_records", "upsert"):
+            setattr(type(op.hook), name, lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL))
+    result = execute(context)
+    if op.kill_at == "after_execute" and first_try:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+
+class KillableMassUpdate(LeadsMassUpdateOperator):
+    """The public mass update operator, killed as ``kill_at`` says (see :func:`_killed_execute`)."""
 
     def __init__(self, *, kill_at: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kill_at = kill_at
 
     def execute(self, context: Any) -> Any:
-        first_try = context["ti"].try_number == 1
-        if self.kill_at == "records_push" and first_try:
-            # RuntimeTaskInstance is a pydantic model (no attribute can be set on it): patch its class,
-            # in this child process only
-            runtime_ti = type(context["ti"])
-            real_push = runtime_ti.xcom_push
+        return _killed_execute(self, context, super().execute)
 
-            def push(self: Any, key: str, value: Any, **kwargs: Any) -> None:
-                if key == "records":
-                    os.kill(os.getpid(), signal.SIGKILL)
-                real_push(self, key, value, **kwargs)
 
-            runtime_ti.xcom_push = push
-        if self.kill_at == "first_write" and first_try:
-            type(self.hook).mass_update = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
-        result = super().execute(context)
-        if self.kill_at == "after_execute" and first_try:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return result
+class KillableUpdateRecords(LeadsUpdateRecordsOperator):
+    """The public Update Records operator, killed as ``kill_at`` says."""
+
+    def __init__(self, *, kill_at: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kill_at = kill_at
+
+    def execute(self, context: Any) -> Any:
+        return _killed_execute(self, context, super().execute)
+
+
+class KillableUpsert(LeadsUpsertOperator):
+    """The public Upsert operator, killed as ``kill_at`` says."""
+
+    def __init__(self, *, kill_at: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kill_at = kill_at
+
+    def execute(self, context: Any) -> Any:
+        return _killed_execute(self, context, super().execute)
+
+
+KILLABLE = {
+    "mass_update": KillableMassUpdate,
+    "update_records": KillableUpdateRecords,
+    "upsert": KillableUpsert,
+}
 
 
 def build_dag(dag_id: str, **op_kwargs: Any) -> DAG:
     """
-    Return a DAG with one mass update task (``set_leads``) on ``zoho_crm_default``.
+    Return a DAG with one write task (``set_leads``) on ``zoho_crm_default``.
 
     :param dag_id: the DAG id.
-    :param op_kwargs: the operator's arguments (``kill_at`` too).
+    :param op_kwargs: the operator's arguments (``kill_at`` too; ``action`` picks the operator).
     """
+    killable = KILLABLE[op_kwargs.pop("action", "mass_update")]
     with DAG(dag_id, schedule=None, start_date=LOGICAL_DATE, catchup=False) as dag:
-        KillableMassUpdate(task_id=TASK_ID, **op_kwargs)
+        killable(task_id=TASK_ID, **op_kwargs)
     return dag
 
 

@@ -11,9 +11,11 @@ import pytest
 
 from airflow_crm_provider.operators.mass_update import LeadsMassUpdateOperator
 from airflow_crm_provider.operators.revert import ZohoCRMRevertMassUpdateOperator
+from airflow_crm_provider.operators.update_records import LeadsUpdateRecordsOperator
 from airflow_crm_provider.zoho.errors import ZohoConnectionError
 from tests.operator.fakes import FakeTaskStateStore, make_context
 from tests.operator.helpers import crm_requests, mass_update_posts, run_task
+from tests.reliability.helpers import sent_ids
 
 pytestmark = pytest.mark.usefixtures("zoho_crm_conn")
 
@@ -29,18 +31,25 @@ ONE_ATTEMPT = {"max_attempts": 1, "backoff_base": 0.01, "max_retry_wait": 2.0, "
 TARGET = {"Lead_Status": "Junk Lead"}
 
 
-def update(ids, **kwargs):
-    kwargs.setdefault("data", TARGET)
+def update(ids, action="mass_update", **kwargs):
     kwargs.setdefault("hook_params", ONE_ATTEMPT)
     kwargs.setdefault("batch_size", 10)
     kwargs.setdefault("max_concurrency", 1)
     kwargs.setdefault("locked_retry_delay", 0.01)
     kwargs.setdefault("preflight", False)  # the faults and credit counts aim at the writes
+    if action == "update_records":  # a value per record, as Update Records calls (no trigger: no mass update)
+        rows = [{"id": i, **TARGET} for i in ids]
+        return LeadsUpdateRecordsOperator(task_id="update", rows=rows, trigger=[], **kwargs)
+    kwargs.setdefault("data", TARGET)
     return LeadsMassUpdateOperator(task_id="update", ids=ids, **kwargs)
 
 
+def writes(emulator) -> list[dict]:
+    return [e for e in crm_requests(emulator) if sent_ids(e)]
+
+
 def posted_ids(emulator, since: int = 0) -> list[list[str]]:
-    return [e["body"]["ids"] for e in mass_update_posts(emulator)[since:]]
+    return [sent_ids(e) for e in writes(emulator)[since:]]
 
 
 def holding(emulator, ids, value="Junk Lead") -> set[str]:
@@ -48,22 +57,26 @@ def holding(emulator, ids, value="Junk Lead") -> set[str]:
     return {i for i in ids if records[i].get("Lead_Status") == value}
 
 
-def test_a_retry_keeps_what_reading_back_confirmed_record_by_record(emulator):
+WRITE_PATHS = pytest.mark.parametrize("action", ["mass_update", "update_records"])
+
+
+@WRITE_PATHS
+def test_a_retry_keeps_what_reading_back_confirmed_record_by_record(emulator, action):
     ids = emulator.seed(count=20, fields={"Lead_Status": "Contacted"})
     blocked = ids[3]
     emulator.seed(not_approved=[blocked])
     store = FakeTaskStateStore()
     emulator.configure(lose_replies=1)  # chunk 1 is applied, its reply lost
 
-    first = run_task(update(ids), make_context(store))
+    first = run_task(update(ids, action), make_context(store))
 
     assert first.state == "up_for_retry"
     by_id = first.by_id()
     assert by_id[ids[0]]["details"].get("confirmed_by") == "read_back"
     assert by_id[blocked]["code"] == "NOT_SENT"
-    posts = len(mass_update_posts(emulator))
+    posts = len(writes(emulator))
 
-    second = run_task(update(ids), make_context(store))
+    second = run_task(update(ids, action), make_context(store))
 
     assert second.state == "skipped" or second.state == "success", second.error
     sent_again = [i for chunk in posted_ids(emulator, posts) for i in chunk]
@@ -72,12 +85,13 @@ def test_a_retry_keeps_what_reading_back_confirmed_record_by_record(emulator):
     assert holding(emulator, ids) == set(ids) - {blocked}
 
 
-def test_a_garbled_200_is_read_back_not_reported_as_a_rejection(emulator):
+@WRITE_PATHS
+def test_a_garbled_200_is_read_back_not_reported_as_a_rejection(emulator, action):
     ids = emulator.seed(count=5, fields={"Lead_Status": "Contacted"})
     store = FakeTaskStateStore()
     emulator.configure(garble_replies=1)
 
-    first = run_task(update(ids), make_context(store))
+    first = run_task(update(ids, action), make_context(store))
 
     assert emulator.counters()["garbled_replies"] == 1
     assert holding(emulator, ids) == set(ids)
@@ -85,9 +99,9 @@ def test_a_garbled_200_is_read_back_not_reported_as_a_rejection(emulator):
     assert {(r["code"], r["outcome"]) for r in first.records} == {("SUCCESS", "updated")}
     assert all(r["details"].get("confirmed_by") == "read_back" for r in first.records)
 
-    second = run_task(update(ids), make_context(store))
+    second = run_task(update(ids, action), make_context(store))
     assert second.state == "success"
-    assert len(mass_update_posts(emulator)) == 1  # the retry sent nothing again
+    assert len(writes(emulator)) == 1  # the retry sent nothing again
 
 
 def test_a_retry_sends_the_leftovers_of_many_chunks_together(emulator):

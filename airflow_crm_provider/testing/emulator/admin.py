@@ -237,7 +237,8 @@ async def fields(request: Request, state: EmulatorState) -> Any:
         raise AdminError(f"max_fields must be an integer >= 1, got {max_fields!r}")
     target = state.store.define(module, specs, max_fields)
     return {
-        name: {"type": f.data_type, "mass_updatable": f.mass_updatable} for name, f in target.fields.items()
+        name: {"type": f.data_type, "mass_updatable": f.mass_updatable, "unique": f.unique}
+        for name, f in target.fields.items()
     }
 
 

@@ -34,6 +34,7 @@ _KINDS: dict[str, str] = {
     "log_limit": "count",
     "credit_budget": "optional_count",
     "credit_window": "positive_seconds",
+    "partial_status": "partial_status",
 }
 
 ERROR_SHAPES = ("seed", "documented")
@@ -45,6 +46,8 @@ EDITION_CONCURRENCY: dict[str, int] = {
     "enterprise": 20,
     "ultimate": 25,
 }
+#: HTTP statuses an Update Records or Upsert reply may carry when some records failed and some did not.
+PARTIAL_STATUSES = (207, 200)
 #: Zoho's sub-concurrency limit of heavy calls (mass update among them), the same in every edition.
 HEAVY_CONCURRENCY = 10
 
@@ -65,8 +68,8 @@ class EmulatorConfig:
         ``ultimate``); it sets the default concurrency limit (5, 10, 15, 20, 25).
     :param concurrency_limit: CRM requests in flight per org and app (client id) before 429
         TOO_MANY_REQUESTS; None: the edition's. Every token of the app shares it.
-    :param heavy_concurrency_limit: heavy requests (mass update POSTs) in flight per org and app,
-        within ``concurrency_limit``; None: Zoho's 10.
+    :param heavy_concurrency_limit: heavy requests (mass update POSTs; Update Records and Upsert of
+        more than 10 records) in flight per org and app, within ``concurrency_limit``; None: Zoho's 10.
     :param active_tokens: live access tokens per refresh token; minting one more invalidates the
         oldest, which then answers 401 INVALID_OAUTHTOKEN (Zoho: 15).
     :param latency: seconds added to every admitted CRM request.
@@ -95,6 +98,8 @@ class EmulatorConfig:
         request costs 1, shared by all apps of the org); past it, 429 TOO_MANY_REQUESTS with
         :data:`~.faults.CREDITS_MESSAGE`. None: unlimited, and no ``X-API-CREDITS-REMAINING``.
     :param credit_window: seconds of the rolling credit window (Zoho: 24 hours).
+    :param partial_status: HTTP status of an Update Records or Upsert reply in which some records
+        failed and others did not: 207 (the v8 status page's Multi-Status) or 200; Zoho does not say.
     """
 
     token_ttl: float = 3600.0
@@ -123,6 +128,7 @@ class EmulatorConfig:
     log_limit: int = 10_000
     credit_budget: int | None = None
     credit_window: float = 86400.0
+    partial_status: int = PARTIAL_STATUSES[0]
 
     def updated(self, changes: dict[str, Any] | None) -> EmulatorConfig:
         """
@@ -175,6 +181,8 @@ def _check(name: str, value: Any) -> str | None:
         return f"{name} must be >= 0, got {value!r}"
     if kind == "bool" and not isinstance(value, bool):
         return f"{name} must be true or false, got {value!r}"
+    if kind == "partial_status" and (isinstance(value, bool) or value not in PARTIAL_STATUSES):
+        return f"{name} must be one of {list(PARTIAL_STATUSES)}, got {value!r}"
     if kind == "shape" and value not in ERROR_SHAPES:
         return f"{name} must be one of {list(ERROR_SHAPES)}, got {value!r}"
     return None

@@ -66,20 +66,21 @@ class CreditBook:
         self._total = 0
         self.spend(now, credits)
 
-    def admit(self, config: EmulatorConfig, now: float) -> bool:
+    def admit(self, config: EmulatorConfig, now: float, cost: int = 1) -> bool:
         """
-        Charge one credit for a request, unless that exceeds the budget.
+        Charge a request's credits, unless that exceeds the budget.
 
         :param config: the settings (``credit_budget``, ``credit_window``).
         :param now: the current time.
+        :param cost: the request's credits (1; 1 per 10 records for Update Records and Upsert).
         :return: False when the request must be answered with the credit 429 (it then costs nothing).
         """
         budget = config.credit_budget
         if budget is None:
             return True
-        if self.used(now, config.credit_window) >= budget:
+        if self.used(now, config.credit_window) + cost > budget:
             return False
-        self.spend(now)
+        self.spend(now, cost)
         return True
 
     def remaining(self, config: EmulatorConfig, now: float) -> int | None:

@@ -12,7 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_crm_provider.testing.emulator import faults, mass_update, metadata, reads, refusals
+from airflow_crm_provider.testing.emulator import (
+    faults,
+    mass_update,
+    metadata,
+    reads,
+    record_writes,
+    refusals,
+)
 from airflow_crm_provider.testing.emulator.inbound import capture, state_of
 from airflow_crm_provider.testing.emulator.responses import AUTH_HEADERS, METHOD_HEADERS, bare_error
 from airflow_crm_provider.testing.emulator.store import zoho_time
@@ -42,23 +49,42 @@ class Route:
     """
     What a ``/crm/`` path addresses.
 
-    ``kind`` is ``mass_update``, ``records``, ``record``, ``users``, ``org``, ``fields`` or ``modules``.
+    ``kind`` is ``mass_update``, ``records``, ``record``, ``upsert``, ``users``, ``org``, ``fields`` or
+    ``modules``.
     """
 
     kind: str
     module: str
     record_id: str = ""
 
-    def scope(self, method: str) -> str:
-        """Return the OAuth scope Zoho asks of a request to this route."""
+    def scopes(self, method: str) -> tuple[str, ...]:
+        """Return the OAuth scopes Zoho takes for a request to this route (any one of them will do)."""
         module = self.module.replace("_", "").lower()
         if self.kind == "mass_update":
-            return f"ZohoCRM.mass_update.{module}.{'UPDATE' if method == 'POST' else 'READ'}"
+            return (f"ZohoCRM.mass_update.{module}.{'UPDATE' if method == 'POST' else 'READ'}",)
+        if self.kind == "upsert":  # Zoho's Upsert Records page: ALL, WRITE or CREATE
+            return (f"ZohoCRM.modules.{module}.WRITE", f"ZohoCRM.modules.{module}.CREATE")
+        if self.kind in ("records", "record") and method == "PUT":  # Update Records: ALL, WRITE or UPDATE
+            return (f"ZohoCRM.modules.{module}.WRITE", f"ZohoCRM.modules.{module}.UPDATE")
         if self.kind in ("records", "record"):
-            return f"ZohoCRM.modules.{module}.READ"
+            return (f"ZohoCRM.modules.{module}.READ",)
         if self.kind in ("fields", "modules"):
-            return f"ZohoCRM.settings.{self.kind}.READ"
-        return f"ZohoCRM.{self.kind}.READ"
+            return (f"ZohoCRM.settings.{self.kind}.READ",)
+        return (f"ZohoCRM.{self.kind}.READ",)
+
+    def allowed(self) -> tuple[str, ...]:
+        """Return the HTTP methods the emulator serves on this route."""
+        if self.kind == "mass_update":
+            return ("GET", "POST")
+        if self.kind == "upsert":
+            return ("POST",)
+        if self.kind in ("records", "record"):
+            return ("GET", "PUT")
+        return ("GET",)
+
+    def writes(self, method: str) -> bool:
+        """Tell whether a request is Update Records or Upsert (costed and pooled by its records)."""
+        return self.kind == "upsert" or (self.kind in ("records", "record") and method == "PUT")
 
 
 def resolve(path: str) -> Route | None:
@@ -71,6 +97,8 @@ def resolve(path: str) -> Route | None:
         return Route(_FIXED[tuple(parts)], "")
     if len(parts) == 3 and parts[1:] == ["actions", "mass_update"]:
         return Route("mass_update", parts[0])
+    if len(parts) == 2 and parts[1] == "upsert":
+        return Route("upsert", parts[0])
     if len(parts) == 1:
         return Route("records", parts[0])
     if len(parts) == 2 and parts[1].isdigit():
@@ -98,8 +126,12 @@ def _count(state: EmulatorState, route: Route | None, method: str) -> None:
             counters.mass_update_posts += 1
         elif method == "GET":
             counters.status_gets += 1
+    elif route is not None and route.kind == "upsert" and method == "POST":
+        counters.upsert_posts += 1
     elif route is not None and route.kind in ("records", "record") and method == "GET":
         counters.record_gets += 1
+    elif route is not None and route.kind in ("records", "record") and method == "PUT":
+        counters.update_puts += 1
 
 
 async def _answer(request: Request, state: EmulatorState, route: Route | None, body: Any) -> Response | None:
@@ -118,9 +150,8 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
             "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one", 404
         )
     method = request.method
-    allowed = ("GET", "POST") if route.kind == "mass_update" else ("GET",)
-    if method not in allowed:
-        if route.kind == "mass_update":
+    if method not in route.allowed():
+        if route.kind in ("mass_update", "upsert"):
             message = "The http request method type is not a valid one"
             return bare_error("INVALID_REQUEST_METHOD", message, 400, headers=METHOD_HEADERS)
         message = f"the Zoho CRM emulator does not implement {method} {request.url.path}"
@@ -128,12 +159,13 @@ async def _answer(request: Request, state: EmulatorState, route: Route | None, b
     token = _authenticate(request, state)
     if not isinstance(token, AccessToken):
         return token
-    if not state.credits.admit(state.config, time.time()):
+    writes = route.writes(method)
+    if not state.credits.admit(state.config, time.time(), record_writes.credits_of(body) if writes else 1):
         state.counters.answered_credit_429 += 1
         return faults.too_many_requests(state, faults.CREDITS_MESSAGE)
-    if not covers(token.scopes, route.scope(method)):
+    if not any(covers(token.scopes, scope) for scope in route.scopes(method)):
         return bare_error(*refusals.SCOPE_MISMATCH, headers=AUTH_HEADERS)
-    heavy = route.kind == "mass_update" and method == "POST"
+    heavy = (route.kind == "mass_update" and method == "POST") or (writes and record_writes.is_heavy(body))
     if not state.enter(token.client_id, heavy):
         return faults.too_many_requests(state, faults.CONCURRENCY_MESSAGE)
     epoch = state.epoch
@@ -190,6 +222,12 @@ def _dispatch(request: Request, state: EmulatorState, route: Route, body: Any) -
         return metadata.modules(state)
     if route.kind == "fields":
         return metadata.fields(state, query)
+    unmodified_since = request.headers.get("if-unmodified-since")
+    if route.kind == "upsert":
+        return record_writes.upsert(state, route.module, body, unmodified_since, now)
+    if request.method == "PUT":
+        record_id = route.record_id or None
+        return record_writes.update(state, route.module, body, unmodified_since, now, record_id)
     if route.kind == "records":
         return reads.records(state, route.module, query)
     if route.kind == "record":

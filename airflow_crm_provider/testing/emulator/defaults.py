@@ -37,6 +37,16 @@ FIRST_JOB_ID = 738964000005000001
 NOT_MASS_UPDATABLE_TYPES = frozenset({"email", "lookup", "textarea"})
 DEFAULT_MAX_FIELDS = 1
 MAX_FIELDS = {"Deals": 3}
+#: Fields a record cannot be without (Zoho's ``system_mandatory``): an insert needs them, an update
+#: cannot clear them.
+MANDATORY_FIELDS = frozenset({"Last_Name", "Deal_Name", "Account_Name"})
+#: Module -> its system-defined duplicate check field (Zoho's Upsert Records page, Kaizen #56).
+DUPLICATE_CHECK_FIELDS = {
+    "Leads": "Email",
+    "Contacts": "Email",
+    "Accounts": "Account_Name",
+    "Deals": "Deal_Name",
+}
 
 #: Module -> field api name -> (data type, mass-updatable).
 MODULE_FIELDS: dict[str, dict[str, tuple[str, bool]]] = {

@@ -67,7 +67,7 @@ def _field(module: str, field: FieldDef, number: int) -> dict[str, Any]:
         "json_type": _JSON_TYPES.get(field.data_type, "string"),
         "length": _LENGTHS.get(field.data_type, 255),
         "decimal_place": 2 if field.data_type == "currency" else None,
-        "system_mandatory": field.api_name in ("Last_Name", "Deal_Name", "Account_Name"),
+        "system_mandatory": field.api_name in defaults.MANDATORY_FIELDS,
         "read_only": False,
         "field_read_only": False,
         "custom_field": False,

@@ -1,10 +1,11 @@
 """
 Request-level refusals seeded through the admin API: Zoho's documented codes, on demand.
 
-A refusal names a code, the operation it applies to (``mass_update``, ``status``, ``read``,
-``metadata`` or ``any``), optionally a module, and how many requests it refuses (None: all). The
-first matching refusal answers the request after authentication, scopes and the concurrency limit,
-as Zoho's handler would; row-level codes are record states instead (see ``RecordStore.seed``).
+A refusal names a code, the operation it applies to (``mass_update``, ``status``, ``update``,
+``upsert``, ``read``, ``metadata`` or ``any``), optionally a module, and how many requests it refuses
+(None: all). The first matching refusal answers the request after authentication, scopes and the
+concurrency limit, as Zoho's handler would; row-level codes are record states instead (see
+``RecordStore.seed``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ ALWAYS_BARE = frozenset(
     }
 )
 _AUTH = frozenset({"OAUTH_SCOPE_MISMATCH", "AUTHENTICATION_FAILURE", "INVALID_TOKEN", "INVALID_OAUTHTOKEN"})
-OPERATIONS = ("mass_update", "status", "read", "metadata", "any")
+OPERATIONS = ("mass_update", "status", "update", "upsert", "read", "metadata", "any")
 
 
 def make(code: Any, operation: Any = "mass_update", module: Any = None, times: Any = None) -> dict[str, Any]:
@@ -92,7 +93,11 @@ def make(code: Any, operation: Any = "mass_update", module: Any = None, times: A
 def _operation(kind: str, method: str) -> str:
     if kind == "mass_update":
         return "mass_update" if method == "POST" else "status"
-    return "read" if kind in ("records", "record") else "metadata"
+    if kind == "upsert":
+        return "upsert"
+    if kind in ("records", "record"):
+        return "update" if method == "PUT" else "read"
+    return "metadata"
 
 
 def answer(state: EmulatorState, kind: str, module: str, method: str) -> Response | None:

@@ -26,11 +26,18 @@ class Counters:
     mass_update_posts: int = 0
     status_gets: int = 0
     record_gets: int = 0
+    #: Update Records / Update a Record PUTs, and Upsert POSTs
+    update_puts: int = 0
+    upsert_posts: int = 0
     records_changed: int = 0
+    #: records created by upserts
+    records_inserted: int = 0
+    #: automation (``workflow``, ``approval``...) -> records written with it on (the emulator runs none)
+    triggers_fired: dict[str, int] = field(default_factory=dict)
     jobs_scheduled: int = 0
     #: the most CRM requests one app (client id) had in flight at once in the org, over all its tokens
     max_in_flight: int = 0
-    #: the most heavy requests (mass update POSTs) one app had in flight at once
+    #: the most heavy requests (mass update POSTs, writes of more than 10 records) one app had in flight
     max_heavy_in_flight: int = 0
     answered_429: int = 0
     #: of those, 429s because the org's API credits were spent (``credit_budget``)
@@ -121,7 +128,7 @@ class EmulatorState:
         heavy calls within it.
 
         :param app: the client id of the request's access token.
-        :param heavy: whether the request is a heavy call (a mass update POST).
+        :param heavy: whether the request is a heavy call (mass update POST, write of 11+ records).
         :return: False when the request must be answered 429.
         """
         calls, heavy_calls = self.config.limits()

@@ -33,15 +33,17 @@ def _finite(value: float | str) -> float | None:
 
 @dataclass(frozen=True)
 class FieldDef:
-    """A field of a module: its Zoho data type and whether mass update may set it."""
+    """A field of a module: its Zoho data type, whether mass update may set it, whether it is unique."""
 
     api_name: str
     data_type: str
     mass_updatable: bool
+    #: "Do not allow duplicate values": a write that repeats another record's value is DUPLICATE_DATA
+    unique: bool = False
 
     def coerce(self, value: Any) -> tuple[bool, Any]:
         """
-        Check ``value`` against the data type, as Zoho does for a mass update.
+        Check ``value`` against the data type, as Zoho does for a write.
 
         :param value: the value from the request (None clears the field).
         :return: ``(True, stored value)`` or ``(False, None)`` when the value does not fit.
@@ -68,6 +70,11 @@ class FieldDef:
             return ok, list(value) if ok else None
         if kind == "date":
             return isinstance(value, str) and _DATE.match(value) is not None, value
+        if kind == "lookup":
+            lookup_id = value.get("id") if isinstance(value, dict) else None
+            ok = isinstance(lookup_id, (str, int)) and not isinstance(lookup_id, bool)
+            ok = ok and str(lookup_id).isdigit()
+            return ok, {**value, "id": str(lookup_id)} if ok else None
         return isinstance(value, str), value
 
 
@@ -143,8 +150,8 @@ def make_field(api_name: str, spec: str | dict[str, Any]) -> FieldDef:
     Build a field definition from ``"integer"`` or ``{"type": "integer", "mass_updatable": true}``.
 
     :param api_name: the field's api name.
-    :param spec: the data type, or a mapping with ``type`` and optional ``mass_updatable``.
-    :raises ValueError: when the spec is neither, has no type, or ``mass_updatable`` is not a bool.
+    :param spec: the data type, or a mapping with ``type`` and optional ``mass_updatable`` and ``unique``.
+    :raises ValueError: when the spec is neither, has no type, or a flag is not a bool.
     """
     if isinstance(spec, str):
         spec = {"type": spec}
@@ -156,7 +163,10 @@ def make_field(api_name: str, spec: str | dict[str, Any]) -> FieldDef:
         raise ValueError(
             f"mass_updatable of field {api_name!r} must be true or false, got {mass_updatable!r}"
         )
-    return FieldDef(api_name, data_type, mass_updatable)
+    unique = spec.get("unique", False)
+    if not isinstance(unique, bool):
+        raise ValueError(f"unique of field {api_name!r} must be true or false, got {unique!r}")
+    return FieldDef(api_name, data_type, mass_updatable, unique)
 
 
 class RecordStore:
@@ -210,6 +220,32 @@ class RecordStore:
         for record_id in ids:
             target.records[record_id] = defaults.make_record(module, record_id, len(target.records))
         return ids
+
+    def insert(self, module: str, values: dict[str, Any], now: str) -> dict[str, Any]:
+        """
+        Create a record with ``values`` (other defined fields empty) and return the SUCCESS details.
+
+        :param module: an existing module's api name.
+        :param values: field api name -> validated value.
+        :param now: its ``Created_Time`` and ``Modified_Time``.
+        """
+        target = self.modules[module]
+        record_id = str(next(self._ids))
+        record: dict[str, Any] = {"id": record_id, **dict.fromkeys(target.fields), **values}
+        record.update(
+            Created_Time=now,
+            Created_By=dict(defaults.CURRENT_USER),
+            Modified_Time=now,
+            Modified_By=dict(defaults.CURRENT_USER),
+        )
+        target.records[record_id] = record
+        return {
+            "Modified_Time": now,
+            "Modified_By": dict(defaults.CURRENT_USER),
+            "Created_Time": now,
+            "id": record_id,
+            "Created_By": dict(defaults.CURRENT_USER),
+        }
 
     def seed(
         self,
