@@ -206,7 +206,9 @@ class ZohoCRMBaseOperator(BaseOperator):
         state = TaskState(context.get("task_state_store"))
         if not state.enabled:
             where = "is not in the context" if AIRFLOW_V_3_3_PLUS else "does not exist before Airflow 3.3"
-            self.log.warning("task_state_store %s: %s", where, without)
+            # it matters only to a retry: a task without retries is told at info level, not warned
+            level = logging.WARNING if self.retries else logging.INFO
+            self.log.log(level, "task_state_store %s: %s", where, without)
         return state
 
     def _connected_hook(self, context: Context, module: str, ids: list[str], cvid: Any = None) -> ZohoCRMHook:

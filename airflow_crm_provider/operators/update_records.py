@@ -21,6 +21,7 @@ from airflow_crm_provider.runs.planned import PlannedCalls, still_unchanged_rows
 from airflow_crm_provider.runs.planner import plan
 from airflow_crm_provider.runs.policy import InputError
 from airflow_crm_provider.runs.prior import read_back_rows, unchanged_entry
+from airflow_crm_provider.runs.rows import field_values
 from airflow_crm_provider.runs.rows_inputs import check_update_rows
 from airflow_crm_provider.zoho.calls import UPDATE_RECORDS
 
@@ -114,7 +115,7 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
         self.log.info("Update Records of %d %s row(s): %s", len(rows), inputs.module, found.describe())
         return found
 
-    def execute(self, context: Context) -> Summary:
+    def _execute(self, context: Context) -> Summary:
         """Validate the rows, plan the calls, send them, push the XComs and end the task."""
         try:
             inputs = self._inputs(self._source_rows(context))
@@ -127,6 +128,7 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
         the_plan = self._plan(inputs, inputs.rows)
         hook = self._connected_hook(context, inputs.module, inputs.ids)
         if self.is_dry_run:
+            self._preflight(context, hook, inputs.module, field_values(inputs.rows), inputs.ids)
             values = {row.id: row.values for row in inputs.rows if row.id is not None}
             result = run_dry_run(
                 hook, module=inputs.module, data={}, ids=inputs.ids, over_write=True, values=values
@@ -134,6 +136,7 @@ class ZohoCRMUpdateRecordsOperator(ZohoCRMRowsOperator):
             result.summary["plan"] = the_plan.summary()
             return self._conclude(context, result)
         self._refuse_below_floor(context, hook, inputs.ids)
+        self._preflight(context, hook, inputs.module, field_values(inputs.rows), inputs.ids)
         return self._run(context, hook, inputs, the_plan)
 
     def _run(self, context: Context, hook: ZohoCRMHook, inputs: CheckedRows, the_plan: Plan) -> Summary:

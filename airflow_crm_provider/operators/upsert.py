@@ -19,6 +19,7 @@ from airflow_crm_provider.runs.ledger import ChunkLedger, fingerprint
 from airflow_crm_provider.runs.outcomes import Decision, RunResult, summarize
 from airflow_crm_provider.runs.planned import UpsertCalls
 from airflow_crm_provider.runs.policy import InputError
+from airflow_crm_provider.runs.rows import field_values
 from airflow_crm_provider.runs.rows_inputs import check_upsert_rows
 from airflow_crm_provider.zoho.calls import UPSERT
 
@@ -68,7 +69,7 @@ class ZohoCRMUpsertOperator(ZohoCRMRowsOperator):
             policy=self._policy(),
         )
 
-    def execute(self, context: Context) -> Summary:
+    def _execute(self, context: Context) -> Summary:
         """Validate the rows, upsert them 100 a call, push the XComs and end the task."""
         try:
             inputs = self._inputs(self._source_rows(context))
@@ -80,6 +81,7 @@ class ZohoCRMUpsertOperator(ZohoCRMRowsOperator):
         module = inputs.module
         hook = self._connected_hook(context, module, inputs.ids)
         self._refuse_below_floor(context, hook, self._requested_ids())
+        self._preflight(context, hook, module, field_values(inputs.rows), self._requested_ids())
         state = self._task_state(context, "a retry of this task re-sends every row")
         run_key = fingerprint("upsert", module, inputs.duplicate_check_fields, inputs.trigger)
         calls = UpsertCalls(inputs.rows, inputs.duplicate_check_fields, inputs.sending.batch_size or 100)

@@ -214,3 +214,12 @@ def value_key(values: Mapping[str, Any]) -> str:
     :param values: field API name -> value (checked).
     """
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def field_values(rows: Iterable[Row]) -> dict[str, list[Any]]:
+    """Return every value the rows set, by field: what the preflight checks against the metadata."""
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        for name, value in row.values.items():
+            found.setdefault(name, []).append(value)
+    return found
