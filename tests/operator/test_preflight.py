@@ -103,7 +103,15 @@ def test_a_passing_preflight_costs_one_counted_read_then_writes(zoho_crm_conn, e
     out = run_task(leads_op(data={"Lead_Status": "Contacted"}))
     assert out.state == "success", out.error
     assert paths(emulator) == [("GET", FIELDS_PATH), ("POST", "/crm/v8/Leads/actions/mass_update")]
-    assert out.summary["calls"] == {"read": 0, "mass_update": 1, "status": 0, "metadata": 1, "other": 0}
+    assert out.summary["calls"] == {
+        "read": 0,
+        "mass_update": 1,
+        "update_records": 0,
+        "upsert": 0,
+        "status": 0,
+        "metadata": 1,
+        "other": 0,
+    }
     assert emulator.credits()["used"] == 2
     assert emulator.record("Leads", OK_1)["Lead_Status"] == "Contacted"
 
