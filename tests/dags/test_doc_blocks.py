@@ -133,7 +133,7 @@ def test_the_per_record_block_runs_under_dags_test(dag_from_source, zoho_crm_con
     assert states(run) == {"push_ratings": "success", "sync_leads": "success"}
     client = zoho_emulator.client
     ratings = [client.record("Leads", i)["Rating"] for i in ("738964000002131001", "738964000002130131")]
-    assert ratings == ["Hot", "Cold"]
+    assert ratings == ["Active", "Shut Down"]
     assert [
         r.get("City") for r in client.records("Leads").values() if r.get("Email") == "ada@example.com"
     ] == ["London"]
